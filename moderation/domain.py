@@ -1,0 +1,128 @@
+"""The values that flow through a moderation decision: no I/O, no framework."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    """What the blog should do with a comment."""
+
+    APPROVE = "approve"
+    HOLD = "hold"
+    SPAM = "spam"
+    REJECT = "reject"
+
+    @property
+    def severity(self) -> int:
+        """Rank used to combine several rule outcomes: the most severe wins."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {Verdict.APPROVE: 0, Verdict.HOLD: 1, Verdict.SPAM: 2, Verdict.REJECT: 3}
+
+
+class Label(StrEnum):
+    """A training label, from the seed corpus or a moderator's decision."""
+
+    HAM = "ham"
+    SPAM = "spam"
+
+
+class ReasonCode(StrEnum):
+    """Stable machine-readable codes for every reason a decision can give."""
+
+    MISSING_NAME = "missing_name"
+    MISSING_EMAIL = "missing_email"
+    INVALID_EMAIL = "invalid_email"
+    BANNED_DOMAIN = "banned_domain"
+    TOO_MANY_LINKS = "too_many_links"
+    URL_SHORTENER = "url_shortener"
+    BANNED_WORD = "banned_word"
+    MODERATION_WORD = "moderation_word"
+    HONEYPOT = "honeypot"
+    TOO_FAST = "too_fast"
+    DUPLICATE = "duplicate"
+    FLOOD = "flood"
+    PREVIOUSLY_APPROVED = "previously_approved"
+    CLASSIFIER_SPAM = "classifier_spam"
+    CLASSIFIER_UNSURE = "classifier_unsure"
+    CLASSIFIER_HAM = "classifier_ham"
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """One comment as the blog submitted it, before any decision."""
+
+    content: str
+    author_name: str = ""
+    author_email: str = ""
+    author_url: str = ""
+    post_id: str = ""
+    permalink: str = ""
+    user_ip: str = ""
+    user_agent: str = ""
+    referrer: str = ""
+    language: str = ""
+    honeypot: str = ""
+    form_rendered_at: datetime | None = None
+    submitted_at: datetime | None = None
+    parent_id: str = ""
+    external_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason behind a decision, in words a moderator or commenter can read."""
+
+    code: ReasonCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A rule that fired: the verdict it asks for and why.
+
+    `hard` hits stand even for a trusted, previously approved author; soft hits (moderation words,
+    link counts, flood) are waived for such an author, as WordPress does.
+    """
+
+    code: ReasonCode
+    message: str
+    verdict: Verdict
+    discard: bool = False
+    hard: bool = True
+
+    @property
+    def reason(self) -> Reason:
+        """The hit as a reason to report."""
+        return Reason(self.code, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A term that pushed the classifier's score, and by how much (log-odds, signed)."""
+
+    term: str
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """The classifier's view of a comment: a calibrated probability and its evidence."""
+
+    spam_probability: float
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer given to the blog for one comment."""
+
+    verdict: Verdict
+    spam_probability: float
+    reasons: tuple[Reason, ...]
+    discard: bool = False
+    evidence: tuple[Evidence, ...] = field(default=())
