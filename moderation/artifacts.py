@@ -1,0 +1,150 @@
+"""Save and load model versions: a joblib file beside metadata that vouches for it.
+
+joblib runs code when it loads a file, so a model is only unpickled after its sha256 matches
+the metadata and the metadata's scikit-learn version matches the one installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import sklearn
+
+from moderation.classifier import SpamClassifier
+
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+CURRENT_POINTER = "CURRENT"
+_VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class ArtifactError(Exception):
+    """A model version that cannot or must not be loaded."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """A verified classifier and the metadata it was saved with."""
+
+    version: str
+    classifier: SpamClassifier
+    metadata: dict[str, Any]
+    path: Path
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_version_name(version: str) -> str:
+    """The version name, if it is safe as a folder name; else ArtifactError."""
+    if not _VERSION_NAME.match(version):
+        raise ArtifactError(
+            f"invalid model version name {version!r}: use letters, digits, '.', '_' or '-'"
+        )
+    return version
+
+
+def save(classifier: SpamClassifier, out_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Write model.joblib and metadata.json (with sha256 and scikit-learn version) to out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / MODEL_FILE
+    joblib.dump(classifier.pipeline, model_path, compress=3)
+    full = dict(metadata)
+    full["version"] = check_version_name(str(full.get("version") or out_dir.name))
+    full["sklearn_version"] = sklearn.__version__
+    full["model_file"] = MODEL_FILE
+    full["model_sha256"] = sha256_file(model_path)
+    _write_atomically(out_dir / METADATA_FILE, json.dumps(full, indent=2, sort_keys=True) + "\n")
+    return full
+
+
+def read_metadata(model_dir: Path) -> dict[str, Any]:
+    """The metadata of a model version; ArtifactError when missing or unreadable."""
+    path = model_dir / METADATA_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"no {METADATA_FILE} in {model_dir}") from exc
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"unreadable {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{path} is not a JSON object")
+    return data
+
+
+def load(model_dir: Path) -> LoadedModel:
+    """Load a model version after checking its scikit-learn version and sha256."""
+    metadata = read_metadata(model_dir)
+    wanted = metadata.get("sklearn_version")
+    if wanted != sklearn.__version__:
+        raise ArtifactError(
+            f"model in {model_dir} was made with scikit-learn {wanted}, but "
+            f"{sklearn.__version__} is installed; retrain it with `moderation train`"
+        )
+    model_path = model_dir / MODEL_FILE
+    if not model_path.is_file():
+        raise ArtifactError(f"no {MODEL_FILE} in {model_dir}")
+    expected = metadata.get("model_sha256")
+    actual = sha256_file(model_path)
+    if not isinstance(expected, str) or actual != expected:
+        raise ArtifactError(
+            f"{model_path} does not match its metadata (sha256 {actual}, expected {expected}); "
+            "refusing to load a modified model file"
+        )
+    pipeline = joblib.load(model_path)
+    version = check_version_name(str(metadata.get("version") or model_dir.name))
+    return LoadedModel(
+        version=version, classifier=SpamClassifier(pipeline), metadata=metadata, path=model_dir
+    )
+
+
+def current_version(models_dir: Path) -> str:
+    """The version named by the models folder's CURRENT pointer."""
+    pointer = models_dir / CURRENT_POINTER
+    try:
+        version = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError as exc:
+        raise ArtifactError(
+            f"no {CURRENT_POINTER} pointer in {models_dir}: train a model with "
+            "`moderation train --promote`"
+        ) from exc
+    return check_version_name(version)
+
+
+def load_current(models_dir: Path) -> LoadedModel:
+    """Load the version the CURRENT pointer names."""
+    return load(models_dir / current_version(models_dir))
+
+
+def promote(models_dir: Path, version: str) -> None:
+    """Point CURRENT at a version, atomically, after checking that it loads."""
+    load(models_dir / check_version_name(version))
+    _write_atomically(models_dir / CURRENT_POINTER, version + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    # A reader (another instance watching the pointer) sees the old or the new file, never half.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,65 @@
+"""The shipped model on comments a blog gets: calibrated, bilingual, explained."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation import artifacts
+from moderation.classifier import SpamClassifier
+from moderation.features import TextInput, document
+from tests.conftest import MODELS_DIR
+
+
+@pytest.fixture(scope="module")
+def classifier() -> SpamClassifier:
+    return artifacts.load_current(MODELS_DIR).classifier
+
+
+SPAM = [
+    TextInput("Buy cheap viagra and cialis online without prescription, fast delivery!",
+              "Pharmacy Deals", "https://pharma-deals.example"),
+    TextInput("Meilleur casino en ligne : bonus de 500 € et 200 tours gratuits, inscris-toi "
+              "vite sur casino-bonus.example"),
+    TextInput("I made $45,000 in two weeks with Mr Jensen's crypto trading platform, contact "
+              "him on WhatsApp +1 555 0100 for guaranteed profits"),
+    TextInput("Prêt entre particuliers sérieux de 5 000 € à 500 000 €, taux 2 %, réponse sous "
+              "24h, contactez-moi par email"),
+]  # fmt: skip
+HAM = [
+    TextInput("I was at the council meeting: the vote was on Tuesday, not Monday. "
+              "Otherwise a fair summary.", "Camille"),
+    TextInput("Merci pour cet article sur la grève des personnels du CROUS, on manque "
+              "vraiment d'informations à la fac.", "Inès"),
+    TextInput("Does anyone know whether the library will stay open late during finals week?",
+              "Tom"),
+    TextInput("Je ne suis pas d'accord avec l'auteur : la hausse des loyers touche surtout "
+              "les étudiants boursiers, pas l'inverse.", "Julien"),
+]  # fmt: skip
+
+
+def test_spam_scores_high_and_ham_low(classifier: SpamClassifier) -> None:
+    spam = classifier.spam_probabilities(SPAM)
+    ham = classifier.spam_probabilities(HAM)
+    assert min(spam) > 0.7, spam
+    assert max(ham) < 0.3, ham
+
+
+def test_evidence_names_terms_of_the_comment(classifier: SpamClassifier) -> None:
+    score = classifier.score(SPAM[0])
+    pushing = [e.term for e in score.evidence if e.weight > 0]
+    assert pushing
+    doc = document(SPAM[0]).lower()
+    assert all(term.strip().lower() in doc for term in pushing)
+
+
+def test_batch_and_single_scores_agree(classifier: SpamClassifier) -> None:
+    batch = classifier.score_many(SPAM + HAM)
+    single = [classifier.score(item) for item in SPAM + HAM]
+    assert [round(s.spam_probability, 6) for s in batch] == [
+        round(s.spam_probability, 6) for s in single
+    ]
+
+
+def test_probabilities_are_probabilities(classifier: SpamClassifier) -> None:
+    scores = classifier.spam_probabilities([TextInput(""), TextInput("x" * 20_000)])
+    assert all(0.0 <= p <= 1.0 for p in scores)
