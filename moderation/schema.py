@@ -1,0 +1,83 @@
+"""The database tables, shared by the store and the migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("url", String(2000), nullable=False, server_default=""),
+    Column("policy", Text, nullable=False, server_default="{}"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+site_keys = Table(
+    "site_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(200), nullable=True),
+    Column("post_id", String(500), nullable=False, server_default=""),
+    Column("permalink", String(2000), nullable=False, server_default=""),
+    Column("parent_id", String(200), nullable=False, server_default=""),
+    Column("author_name", String(500), nullable=False, server_default=""),
+    Column("author_email", String(500), nullable=False, server_default=""),
+    Column("author_email_key", String(500), nullable=False, server_default=""),
+    Column("author_url", String(2000), nullable=False, server_default=""),
+    Column("content", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("user_ip", String(100), nullable=False, server_default=""),
+    Column("user_agent", String(2000), nullable=False, server_default=""),
+    Column("referrer", String(2000), nullable=False, server_default=""),
+    Column("language", String(35), nullable=False, server_default=""),
+    Column("form_rendered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("spam_probability", Float, nullable=False),
+    Column("discard", Boolean, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("model_version", String(100), nullable=False),
+    UniqueConstraint("site_id", "external_id"),
+    Index("ix_comments_site_content", "site_id", "content_hash"),
+    Index("ix_comments_site_email_created", "site_id", "author_email_key", "created_at"),
+    Index("ix_comments_site_ip_created", "site_id", "user_ip", "created_at"),
+    Index("ix_comments_site_status_created", "site_id", "status", "created_at"),
+)

@@ -1,0 +1,43 @@
+"""Service settings, read once from the environment (prefix MODERATION_) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment; nothing else reads os.environ."""
+
+    model_config = SettingsConfigDict(env_prefix="MODERATION_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(Path("data"), description="Folder for the embedded SQLite database.")
+    database_url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL; sqlite:///DATA_DIR/moderation.db when unset."
+    )
+    models_dir: Path = Field(Path("models"), description="Model versions and the CURRENT pointer.")
+    seed_data_dir: Path = Field(Path("training/data"), description="The labelled seed corpus.")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    create_first_site: bool = Field(
+        True, description="On a first start with no site, create one and print its key once."
+    )
+    migrate_on_start: bool = True
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="NORMAL survives a killed process (WAL); FULL also survives power loss.",
+    )
+    sqlite_busy_timeout_ms: int = Field(10_000, ge=0)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def database_url_value(self) -> str:
+        """The database URL, defaulting to SQLite in the data folder."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{(self.data_dir / 'moderation.db').as_posix()}"

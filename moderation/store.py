@@ -1,0 +1,508 @@
+"""The storage layer: every database access goes through here, on SQLite or PostgreSQL alike."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, or_, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.pool import NullPool
+
+from moderation.domain import Comment, Decision, Evidence, Reason, ReasonCode, Verdict
+from moderation.policy import SitePolicy
+from moderation.rules import Facts
+from moderation.schema import comments, site_keys, sites
+from moderation.textnorm import fold
+
+KEY_PREFIX = "mod_"
+
+
+class StoreError(Exception):
+    """The database refused or could not be reached."""
+
+
+class NotFoundError(StoreError):
+    """No such row (or not visible to the caller)."""
+
+
+class ConflictError(StoreError):
+    """The row would break a uniqueness rule (a site name already taken, say)."""
+
+
+class CommentStatus(StrEnum):
+    """Where a stored comment stands."""
+
+    APPROVED = "approved"
+    PENDING = "pending"
+    SPAM = "spam"
+    REJECTED = "rejected"
+    TRASH = "trash"
+
+
+STATUS_OF_VERDICT = {
+    Verdict.APPROVE: CommentStatus.APPROVED,
+    Verdict.HOLD: CommentStatus.PENDING,
+    Verdict.SPAM: CommentStatus.SPAM,
+    Verdict.REJECT: CommentStatus.REJECTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A blog that posts comments, with its policy."""
+
+    id: int
+    name: str
+    url: str
+    policy: SitePolicy
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheck:
+    """A checked comment as stored: its id and the decision it was given."""
+
+    id: str
+    decision: Decision
+    model_version: str
+    created_at: datetime
+    status: CommentStatus
+    replayed: bool = False
+
+
+def hash_key(key: str) -> str:
+    """The stored form of an API key: keys are 256-bit random, so one sha256 suffices."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_key() -> str:
+    """A fresh random API key."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def email_key(email: str) -> str:
+    """The form emails are compared in: folded, trimmed."""
+    return fold(email.strip())
+
+
+def content_hash(content: str) -> str:
+    """Hash of the content as compared for duplicates: folded, whitespace collapsed."""
+    folded = " ".join(fold(content).split())
+    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes: every stored time is UTC.
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def make_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000) -> Engine:
+    """An engine for SQLite (WAL, immediate write transactions) or PostgreSQL."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            poolclass=NullPool if path in ("", ":memory:") else None,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Transactions are begun by hand below, so that writers can take the lock up front.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # A writer that starts deferred and upgrades later can fail with "database is
+            # locked" despite the busy timeout; BEGIN IMMEDIATE waits for the lock instead.
+            immediate = conn.get_execution_options().get("immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (safe to run from several instances)."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("moderation") / "migrations"))
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several instances starting together: one migrates, the others wait for it.
+            conn.exec_driver_sql("SELECT pg_advisory_lock(727274)")
+        try:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            conn.commit()
+        finally:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(727274)")
+                conn.commit()
+
+
+def _decision_from_row(row: Any) -> Decision:
+    reasons = tuple(Reason(ReasonCode(r["code"]), r["message"]) for r in json.loads(row.reasons))
+    evidence = tuple(Evidence(e["term"], e["weight"]) for e in json.loads(row.evidence))
+    return Decision(
+        verdict=Verdict(row.verdict),
+        spam_probability=row.spam_probability,
+        reasons=reasons,
+        discard=row.discard,
+        evidence=evidence,
+    )
+
+
+def _lock_key(*parts: object) -> int:
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class Store:
+    """Sites, keys and checked comments."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+                yield conn
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise StoreError(f"database error: {exc.orig}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except DBAPIError as exc:
+            raise StoreError(f"database error: {exc.orig}") from exc
+
+    def ping(self) -> bool:
+        """Whether the database answers a trivial query."""
+        try:
+            with self._read() as conn:
+                conn.execute(text("SELECT 1"))
+        except StoreError:
+            return False
+        return True
+
+    # Sites and keys
+
+    def count_sites(self) -> int:
+        """How many sites exist."""
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(sites)).scalar_one())
+
+    def create_site(
+        self, name: str, url: str = "", policy: SitePolicy | None = None
+    ) -> tuple[Site, str]:
+        """Create a site and its first API key; the key is returned once and stored hashed."""
+        now = datetime.now(UTC)
+        policy = policy or SitePolicy()
+        key = new_key()
+        try:
+            with self._write() as conn:
+                site_id = conn.execute(
+                    insert(sites)
+                    .values(name=name, url=url, policy=json.dumps(policy.to_dict()), created_at=now)
+                    .returning(sites.c.id)
+                ).scalar_one()
+                conn.execute(
+                    insert(site_keys).values(
+                        site_id=site_id, key_hash=hash_key(key), prefix=key[:10], created_at=now
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"a site named {name!r} already exists") from exc
+        return Site(site_id, name, url, policy, now), key
+
+    def add_key(self, site_name: str) -> str:
+        """A new API key for an existing site, returned once."""
+        key = new_key()
+        with self._write() as conn:
+            site_id = conn.execute(select(sites.c.id).where(sites.c.name == site_name)).scalar()
+            if site_id is None:
+                raise NotFoundError(f"no site named {site_name!r}")
+            conn.execute(
+                insert(site_keys).values(
+                    site_id=site_id,
+                    key_hash=hash_key(key),
+                    prefix=key[:10],
+                    created_at=datetime.now(UTC),
+                )
+            )
+        return key
+
+    def revoke_key(self, prefix: str) -> int:
+        """Revoke every live key starting with `prefix`; returns how many were revoked."""
+        if len(prefix) < 8:
+            raise StoreError("give at least the first 8 characters of the key")
+        with self._write() as conn:
+            result = conn.execute(
+                site_keys.update()
+                .where(site_keys.c.prefix == prefix[:10], site_keys.c.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC))
+            )
+            return int(result.rowcount)
+
+    def site_for_key(self, key: str) -> Site | None:
+        """The site a live API key belongs to, or None."""
+        wanted = hash_key(key)
+        with self._read() as conn:
+            row = conn.execute(
+                select(site_keys.c.key_hash, sites)
+                .join(sites, sites.c.id == site_keys.c.site_id)
+                .where(site_keys.c.key_hash == wanted, site_keys.c.revoked_at.is_(None))
+            ).first()
+        # The lookup is by hash, so timing reveals nothing of the key; the explicit constant-time
+        # comparison guards against a collation or index that matched loosely.
+        if row is None or not hmac.compare_digest(row.key_hash, wanted):
+            return None
+        return self._site(row)
+
+    def _site(self, row: Any) -> Site:
+        return Site(
+            id=row.id,
+            name=row.name,
+            url=row.url,
+            policy=SitePolicy.from_dict(json.loads(row.policy)),
+            created_at=_utc(row.created_at) or datetime.now(UTC),
+        )
+
+    def get_site(self, name: str) -> Site:
+        """A site by name."""
+        with self._read() as conn:
+            row = conn.execute(select(sites).where(sites.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"no site named {name!r}")
+        return self._site(row)
+
+    def list_sites(self) -> list[tuple[Site, int]]:
+        """Every site with its number of live keys."""
+        live = (
+            select(site_keys.c.site_id, func.count().label("n"))
+            .where(site_keys.c.revoked_at.is_(None))
+            .group_by(site_keys.c.site_id)
+            .subquery()
+        )
+        with self._read() as conn:
+            rows = conn.execute(
+                select(sites, func.coalesce(live.c.n, 0).label("keys"))
+                .outerjoin(live, live.c.site_id == sites.c.id)
+                .order_by(sites.c.name)
+            ).all()
+        return [(self._site(row), int(row.keys)) for row in rows]
+
+    def set_policy(self, name: str, policy: SitePolicy) -> None:
+        """Replace a site's policy."""
+        with self._write() as conn:
+            result = conn.execute(
+                sites.update()
+                .where(sites.c.name == name)
+                .values(policy=json.dumps(policy.to_dict()))
+            )
+            if result.rowcount == 0:
+                raise NotFoundError(f"no site named {name!r}")
+
+    # Comments
+
+    def _facts(
+        self, conn: Connection, site: Site, comment: Comment, now: datetime, digest: str
+    ) -> Facts:
+        email = email_key(comment.author_email)
+        policy = site.policy
+        duplicate = False
+        if policy.check_duplicates:
+            duplicate = (
+                conn.execute(
+                    select(comments.c.id)
+                    .where(
+                        comments.c.site_id == site.id,
+                        comments.c.content_hash == digest,
+                        comments.c.post_id == comment.post_id,
+                        comments.c.author_email_key == email,
+                        comments.c.status != CommentStatus.REJECTED.value,
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
+        recent = 0
+        if policy.check_flood and (email or comment.user_ip):
+            since = now - timedelta(seconds=policy.flood_interval_seconds)
+            same = []
+            if email:
+                same.append(comments.c.author_email_key == email)
+            if comment.user_ip:
+                same.append(comments.c.user_ip == comment.user_ip)
+            recent = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(comments)
+                    .where(
+                        comments.c.site_id == site.id,
+                        comments.c.created_at >= since,
+                        or_(*same),
+                    )
+                ).scalar_one()
+            )
+        approved = False
+        if email and policy.trust_previously_approved:
+            approved = (
+                conn.execute(
+                    select(comments.c.id)
+                    .where(
+                        comments.c.site_id == site.id,
+                        comments.c.author_email_key == email,
+                        comments.c.status == CommentStatus.APPROVED.value,
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
+        return Facts(
+            now=now, duplicate=duplicate, recent_from_same_author=recent,
+            previously_approved=approved,
+        )  # fmt: skip
+
+    def _replay(self, conn: Connection, site_id: int, external_id: str) -> StoredCheck | None:
+        row = conn.execute(
+            select(comments).where(
+                comments.c.site_id == site_id, comments.c.external_id == external_id
+            )
+        ).first()
+        if row is None:
+            return None
+        return StoredCheck(
+            id=row.id,
+            decision=_decision_from_row(row),
+            model_version=row.model_version,
+            created_at=_utc(row.created_at) or datetime.now(UTC),
+            status=CommentStatus(row.status),
+            replayed=True,
+        )
+
+    def check_and_save(
+        self,
+        site: Site,
+        comment: Comment,
+        decide: Any,
+        *,
+        model_version: str,
+        now: datetime | None = None,
+    ) -> StoredCheck:
+        """Gather the facts, let `decide(facts)` judge, and store comment and decision at once.
+
+        The facts and the insert share one write transaction, so two copies of a comment sent
+        at the same moment cannot both pass the duplicate check. A known `external_id` returns
+        the stored decision instead of checking again, which makes a blog's retry safe.
+        """
+        now = now or datetime.now(UTC)
+        digest = content_hash(comment.content)
+        email = email_key(comment.author_email)
+        try:
+            with self._write() as conn:
+                if self.dialect == "postgresql":
+                    for key in sorted(
+                        {_lock_key(site.id, "e", email), _lock_key(site.id, "i", comment.user_ip)}
+                    ):
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                if comment.external_id:
+                    replay = self._replay(conn, site.id, comment.external_id)
+                    if replay is not None:
+                        return replay
+                facts = self._facts(conn, site, comment, now, digest)
+                decision: Decision = decide(facts)
+                comment_id = str(uuid.uuid4())
+                status = STATUS_OF_VERDICT[decision.verdict]
+                conn.execute(
+                    insert(comments).values(
+                        id=comment_id,
+                        site_id=site.id,
+                        external_id=comment.external_id or None,
+                        post_id=comment.post_id,
+                        permalink=comment.permalink,
+                        parent_id=comment.parent_id,
+                        author_name=comment.author_name,
+                        author_email=comment.author_email,
+                        author_email_key=email,
+                        author_url=comment.author_url,
+                        content=comment.content,
+                        content_hash=digest,
+                        user_ip=comment.user_ip,
+                        user_agent=comment.user_agent,
+                        referrer=comment.referrer,
+                        language=comment.language,
+                        form_rendered_at=comment.form_rendered_at,
+                        created_at=now,
+                        status=status.value,
+                        verdict=decision.verdict.value,
+                        spam_probability=decision.spam_probability,
+                        discard=decision.discard,
+                        reasons=json.dumps(
+                            [{"code": r.code.value, "message": r.message}
+                             for r in decision.reasons]
+                        ),
+                        evidence=json.dumps(
+                            [{"term": e.term, "weight": round(e.weight, 4)}
+                             for e in decision.evidence]
+                        ),
+                        model_version=model_version,
+                    )
+                )  # fmt: skip
+        except IntegrityError as exc:
+            # Two retries of the same external_id raced: the other one stored it first.
+            if comment.external_id:
+                with self._read() as conn:
+                    replay = self._replay(conn, site.id, comment.external_id)
+                if replay is not None:
+                    return replay
+            raise StoreError(f"could not store the comment: {exc.orig}") from exc
+        return StoredCheck(
+            id=comment_id, decision=decision, model_version=model_version, created_at=now,
+            status=status,
+        )  # fmt: skip
+
+    def get_comment(self, site_id: int, comment_id: str) -> dict[str, Any]:
+        """One stored comment of a site, as a dict of its columns."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(comments).where(comments.c.site_id == site_id, comments.c.id == comment_id)
+            ).first()
+        if row is None:
+            raise NotFoundError("no such comment")
+        data = dict(row._mapping)
+        data["created_at"] = _utc(data["created_at"])
+        data["form_rendered_at"] = _utc(data["form_rendered_at"])
+        data["reasons"] = json.loads(data["reasons"])
+        data["evidence"] = json.loads(data["evidence"])
+        return data
