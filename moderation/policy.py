@@ -10,8 +10,8 @@ from moderation.domain import Decision, Reason, ReasonCode, RuleHit, Score, Verd
 
 # Chosen from the validation report of the shipped model (training/README.md): below HAM the
 # comment is approved, from SPAM up it is spam, in between a moderator looks at it.
-DEFAULT_HAM_THRESHOLD = 0.35
-DEFAULT_SPAM_THRESHOLD = 0.85
+DEFAULT_HAM_THRESHOLD = 0.37
+DEFAULT_SPAM_THRESHOLD = 0.88
 DEFAULT_DISCARD_THRESHOLD = 0.985
 _EVIDENCE_IN_REASON = 5
 

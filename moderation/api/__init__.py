@@ -1,0 +1,1 @@
+"""The HTTP layer: routers, schemas, authentication and error mapping."""

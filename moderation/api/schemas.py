@@ -1,0 +1,157 @@
+"""Request and response bodies of the scoring API."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from moderation.domain import Comment, Decision
+
+MAX_CONTENT_CHARS = 65_536
+
+
+def _clean_text(value: str) -> str:
+    # PostgreSQL refuses NUL and lone surrogates cannot be stored as UTF-8: refuse them here,
+    # with the field named, rather than store something other than what was sent.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must not contain lone surrogate characters") from exc
+    return value
+
+
+def _ip(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError as exc:
+        raise ValueError("must be an IPv4 or IPv6 address") from exc
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Text fields with the limits of their stored columns: longer input is refused, never cut.
+Text35 = Annotated[str, Field(max_length=35), AfterValidator(_clean_text)]
+Text200 = Annotated[str, Field(max_length=200), AfterValidator(_clean_text)]
+Text500 = Annotated[str, Field(max_length=500), AfterValidator(_clean_text)]
+Text2000 = Annotated[str, Field(max_length=2000), AfterValidator(_clean_text)]
+
+
+class CommentIn(BaseModel):
+    """A comment to check, as the blog's form received it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    content: Annotated[str, Field(min_length=1, max_length=MAX_CONTENT_CHARS),
+                       AfterValidator(_clean_text)]  # fmt: skip
+    post_id: Text500 = ""
+    permalink: Text2000 = ""
+    author_name: Text500 = ""
+    author_email: Text500 = ""
+    author_url: Text2000 = ""
+    user_ip: Annotated[str, Field(max_length=100), AfterValidator(_ip)] = ""
+    user_agent: Text2000 = ""
+    referrer: Text2000 = ""
+    language: Text35 = ""
+    honeypot: Text2000 = ""
+    form_rendered_at: Annotated[datetime | None, AfterValidator(_utc)] = Field(
+        None, description="When the blog rendered the form: ISO 8601 or Unix seconds."
+    )
+    parent_id: Text200 = ""
+    external_id: Text200 = ""
+
+    @model_validator(mode="after")
+    def _post_given(self) -> CommentIn:
+        if not self.post_id.strip() and not self.permalink.strip():
+            raise ValueError("give post_id or permalink")
+        if not self.content.strip():
+            raise ValueError("content must not be blank")
+        return self
+
+    def to_domain(self, submitted_at: datetime) -> Comment:
+        """The domain comment, stamped with the time the service received it."""
+        return Comment(
+            content=self.content,
+            author_name=self.author_name,
+            author_email=self.author_email,
+            author_url=self.author_url,
+            post_id=self.post_id or self.permalink,
+            permalink=self.permalink,
+            user_ip=self.user_ip,
+            user_agent=self.user_agent,
+            referrer=self.referrer,
+            language=self.language,
+            honeypot=self.honeypot,
+            form_rendered_at=self.form_rendered_at,
+            submitted_at=submitted_at,
+            parent_id=self.parent_id,
+            external_id=self.external_id,
+        )
+
+
+class ReasonOut(BaseModel):
+    """One reason behind a verdict."""
+
+    code: str
+    message: str
+
+
+class EvidenceOut(BaseModel):
+    """A term that pushed the classifier's score (positive: towards spam)."""
+
+    term: str
+    weight: float
+
+
+class CheckOut(BaseModel):
+    """The decision on a checked comment."""
+
+    id: str
+    verdict: str = Field(description="approve, hold, spam or reject")
+    spam_probability: float
+    reasons: list[ReasonOut]
+    discard: bool = Field(description="Blatant spam that the blog may drop silently.")
+    model_version: str
+    evidence: list[EvidenceOut] = Field(
+        default_factory=list, description="Terms that pushed the classifier's score."
+    )
+
+    @classmethod
+    def build(cls, comment_id: str, decision: Decision, model_version: str) -> CheckOut:
+        """The response for a stored decision."""
+        return cls(
+            id=comment_id,
+            verdict=decision.verdict.value,
+            spam_probability=round(decision.spam_probability, 4),
+            reasons=[ReasonOut(code=r.code.value, message=r.message) for r in decision.reasons],
+            discard=decision.discard,
+            model_version=model_version,
+            evidence=[EvidenceOut(term=e.term, weight=round(e.weight, 4)) for e in
+                      decision.evidence],
+        )  # fmt: skip
+
+
+class CommentStatusOut(CheckOut):
+    """A stored comment's current status beside its original decision."""
+
+    status: str = Field(description="approved, pending, spam, rejected or trash")
+    created_at: datetime
+
+
+class HealthOut(BaseModel):
+    """Whether the service can answer."""
+
+    status: str
+    database: bool
+    model_version: str

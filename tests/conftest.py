@@ -1,0 +1,101 @@
+"""Fixtures: a fresh app on a temporary SQLite database or a fresh PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from moderation.app import create_app
+from moderation.settings import Settings
+from moderation.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = ROOT / "models"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+PG_ADMIN_URL = os.environ.get(
+    "MODERATION_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: skip, saying why
+        return f"no PostgreSQL at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+    return None
+
+
+_PG_PROBLEM = _pg_available()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
+    if _PG_PROBLEM:
+        pytest.skip(_PG_PROBLEM)
+    name = f"moderation_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'moderation.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
+    """Settings for a test: temporary data folder, the shipped models, no environment."""
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "models_dir": MODELS_DIR,
+        "create_first_site": False,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@dataclass
+class Service:
+    """A running app in-process, with a site and its key."""
+
+    client: TestClient
+    store: Store
+    key: str
+    settings: Settings
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The headers that authenticate as the test site."""
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def service(tmp_path: Path, database_url: str) -> Iterator[Service]:
+    """The app on a fresh database, with one site 'blog' whose key is returned."""
+    settings = make_settings(tmp_path, database_url)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        store: Store = app.state.store
+        _, key = store.create_site("blog", "https://blog.example")
+        yield Service(client=client, store=store, key=key, settings=settings)

@@ -1,0 +1,83 @@
+"""The `moderation` command as an operator uses it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from moderation.cli import app
+from tests.conftest import MODELS_DIR
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("MODERATION_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MODERATION_MODELS_DIR", str(MODELS_DIR))
+    monkeypatch.delenv("MODERATION_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["serve"], ["train"], ["evaluate"], ["score"], ["sites"], ["sites", "add"], ["migrate"]],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "moderation.cli", *command, "--help"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_sites_add_prints_a_key_once_and_lists_the_site(env: Path) -> None:
+    result = runner.invoke(app, ["sites", "add", "campus", "--url", "https://campus.example"])
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip()
+    assert key.startswith("mod_") and len(key) > 40
+    listing = runner.invoke(app, ["sites", "list"]).stdout
+    assert "campus" in listing and key not in listing
+    again = runner.invoke(app, ["sites", "add", "campus"])
+    assert again.exit_code == 2
+    assert "already exists" in again.stderr
+
+
+def test_sites_policy_set_and_revoke(env: Path) -> None:
+    key = runner.invoke(app, ["sites", "add", "campus"]).stdout.strip()
+    result = runner.invoke(
+        app, ["sites", "policy", "campus", "--set", "max_links=5",
+              "--set", "banned_words=casino*,viagra"],  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    policy = json.loads(result.stdout)
+    assert policy["max_links"] == 5
+    assert policy["banned_words"] == ["casino*", "viagra"]
+    bad = runner.invoke(app, ["sites", "policy", "campus", "--set", "max_links=lots"])
+    assert bad.exit_code == 2 and "whole number" in bad.stderr
+    assert runner.invoke(app, ["sites", "revoke", key[:10]]).exit_code == 0
+    assert runner.invoke(app, ["sites", "revoke", key[:10]]).exit_code == 2
+
+
+def test_score_writes_one_decision_per_line(env: Path) -> None:
+    lines = [
+        {"post_id": "1", "author_name": "Ana", "author_email": "ana@example.org",
+         "content": "Thanks, the article on the rent strike was very clear."},
+        {"post_id": "1", "author_name": "Cheap Pills", "author_email": "x@pills.example",
+         "content": "Buy cheap viagra cialis online no prescription https://pills.example"},
+        {"post_id": "1", "content": ""},
+    ]  # fmt: skip
+    text = "\n".join(json.dumps(line) for line in lines) + "\nnot json\n"
+    result = runner.invoke(app, ["score"], input=text)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["line"] for o in out] == [1, 2, 3, 4]
+    assert out[0]["verdict"] == "approve"
+    assert out[1]["verdict"] == "spam"
+    assert "error" in out[2] and "error" in out[3]
