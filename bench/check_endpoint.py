@@ -1,0 +1,151 @@
+"""Throughput and latency of POST /v1/comments/check beside a bare FastAPI endpoint.
+
+Both are served the same way (uvicorn, uvloop, httptools, same worker count) and loaded the same
+way (wrk on loopback, keep-alive, each request a different comment) in the same run.
+
+    python bench/check_endpoint.py [--workers 1] [--seconds 10] [--connections 32] [--database URL]
+
+Needs `wrk` (Debian: apt-get install wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from moderation.store import Store, make_engine, migrate  # noqa: E402
+
+LUA = r"""
+local counter = 0
+local texts = {
+  "Thanks for covering the council vote, the numbers on rent were eye-opening.",
+  "Merci pour cet article, la grève du CROUS mérite plus d'attention.",
+  "Great post! Best online casino bonus, free spins: https://casino.example/slots",
+  "I disagree: the library hours were cut last year too, see https://lib.example.edu/hours",
+  "Cheap viagra cialis without prescription, order now at pills-shop.example",
+}
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{"post_id":"p%d","author_name":"Reader %d","author_email":"reader%d@example.org",' ..
+    '"user_ip":"10.%d.%d.%d","content":"%s (%d)"}',
+    counter % 50, counter, counter, counter % 200, math.floor(counter / 200) % 250, counter % 250,
+    texts[(counter % #texts) + 1], counter)
+  return wrk.format("POST", nil, nil, body)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not start")
+
+
+def start(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
+           "--port", str(port), "--workers", str(workers), "--loop", "uvloop",
+           "--http", "httptools", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    return subprocess.Popen(cmd, env=env, cwd=ROOT)
+
+
+def run_wrk(url: str, key: str, seconds: int, connections: int, script: Path) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+         "-s", str(script), "-H", f"Authorization: Bearer {key}",
+         "-H", "Content-Type: application/json", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps, "p50_ms": ms("50%"), "p90_ms": ms("90%"), "p99_ms": ms("99%"),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--database", help="SQLAlchemy URL (default: a new SQLite file)")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    tmp = Path(tempfile.mkdtemp(prefix="moderation-bench-"))
+    url = args.database or f"sqlite:///{tmp / 'bench.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    store = Store(engine)
+    _, key = store.create_site(f"bench-{os.getpid()}")
+    engine.dispose()
+    script = tmp / "post.lua"
+    script.write_text(LUA)
+    env = {**os.environ, "MODERATION_DATABASE_URL": url, "MODERATION_DATA_DIR": str(tmp),
+           "MODERATION_MODELS_DIR": str(ROOT / "models"), "MODERATION_CREATE_FIRST_SITE": "false",
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+
+    results = {}
+    for name, app in (("bare", "bench.bare_app:factory"), ("check", "moderation.app:factory")):
+        port = free_port()
+        proc = start(app, port, args.workers, env)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/openapi.json")
+            base = f"http://127.0.0.1:{port}/v1/comments/check"
+            run_wrk(base, key, 2, args.connections, script)  # warm-up
+            results[name] = run_wrk(base, key, args.seconds, args.connections, script)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    ratio = results["check"]["rps"] / results["bare"]["rps"]
+    db = "postgresql" if url.startswith("postgresql") else "sqlite"
+    print(f"database {db}, {args.workers} worker(s), {args.connections} connections, "
+          f"{args.seconds} s per run")  # fmt: skip
+    print(f"{'endpoint':<8} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, r in results.items():
+        print(f"{name:<8} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p90_ms']:>8.2f} "
+              f"{r['p99_ms']:>8.2f} {r['non_2xx']:>8.0f}")  # fmt: skip
+    print(f"check / bare throughput: {ratio:.1%}")
+    print(json.dumps({"database": db, "workers": args.workers, "ratio": ratio, **{
+        f"{n}_{k}": v for n, r in results.items() for k, v in r.items()}}))  # fmt: skip
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
