@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from moderation import __version__
 from moderation.api import check, errors, health
 from moderation.api.limits import BodySizeLimit
+from moderation.batching import BatchWriter
 from moderation.live_model import LiveModel
 from moderation.settings import Settings
 from moderation.store import ConflictError, Store, make_engine, migrate
@@ -67,10 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             announce_key(key)
         app.state.store = store
         app.state.model = LiveModel(settings.models_dir)
+        app.state.writer = BatchWriter(store)
         log.info("serving with model %s", app.state.model.current.version)
         try:
             yield
         finally:
+            app.state.writer.close()
+            app.state.model.close()
             store.engine.dispose()
 
     app = FastAPI(

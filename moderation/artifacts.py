@@ -106,7 +106,8 @@ def load(model_dir: Path) -> LoadedModel:
             "refusing to load a modified model file"
         )
     pipeline = joblib.load(model_path)
-    version = check_version_name(str(metadata.get("version") or model_dir.name))
+    # The folder's name is the version: it is what the CURRENT pointer names.
+    version = check_version_name(model_dir.name)
     return LoadedModel(
         version=version, classifier=SpamClassifier(pipeline), metadata=metadata, path=model_dir
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,9 +71,100 @@ def build_pipeline(*, calibration_folds: int = 5) -> Pipeline:
 
 
 @dataclass(frozen=True, slots=True)
-class _Linear:
-    coef: Any
+class _Part:
+    """One fitted TF-IDF vectorizer, unpacked for scoring a single document."""
+
+    analyzer: Callable[[str], list[str]]
+    vocabulary: dict[str, int]
+    idf: Any
+    weights: Any
     names: Any
+    sublinear_tf: bool
+
+
+class _LeanScorer:
+    """The fitted pipeline's arithmetic without scikit-learn's per-call validation.
+
+    `predict_proba` on one document spends most of its ~6 ms checking its input; the same
+    TF-IDF, dot product and sigmoid done directly take a fraction of a millisecond. A test
+    holds the two paths to the same probabilities.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        union = pipeline.named_steps["features"]
+        calibrated = pipeline.named_steps["classifier"].calibrated_classifiers_[0]
+        coef = np.asarray(calibrated.estimator.coef_, dtype=np.float64).ravel()
+        self.intercept = float(np.asarray(calibrated.estimator.intercept_).ravel()[0])
+        calibrator = calibrated.calibrators[0]
+        self.a = float(calibrator.a_)
+        self.b = float(calibrator.b_)
+        self.parts: list[_Part] = []
+        offset = 0
+        for _, vectorizer in union.transformer_list:
+            vocabulary: dict[str, int] = vectorizer.vocabulary_
+            size = len(vocabulary)
+            names = np.empty(size, dtype=object)
+            for term, index in vocabulary.items():
+                names[index] = term
+            self.parts.append(
+                _Part(
+                    analyzer=vectorizer.build_analyzer(),
+                    vocabulary=vocabulary,
+                    idf=np.asarray(vectorizer.idf_, dtype=np.float64),
+                    weights=coef[offset : offset + size],
+                    names=names,
+                    sublinear_tf=bool(vectorizer.sublinear_tf),
+                )
+            )
+            offset += size
+
+    def score(self, doc: str) -> Score:
+        decision = self.intercept
+        contributions: list[Any] = []
+        names: list[Any] = []
+        for part in self.parts:
+            vocabulary = part.vocabulary
+            # Counter counts in C; the vocabulary is then asked once per distinct term.
+            indices: list[int] = []
+            term_counts: list[int] = []
+            for term, n in Counter(part.analyzer(doc)).items():
+                index = vocabulary.get(term)
+                if index is not None:
+                    indices.append(index)
+                    term_counts.append(n)
+            if not indices:
+                continue
+            idx = np.array(indices, dtype=np.int64)
+            tf = np.array(term_counts, dtype=np.float64)
+            if part.sublinear_tf:
+                tf = 1.0 + np.log(tf)
+            values = tf * part.idf[idx]
+            # Not np.dot: a BLAS call on a short vector can wake BLAS threads, for nothing.
+            values /= math.sqrt(float((values * values).sum()))
+            contribution = values * part.weights[idx]
+            decision += float(contribution.sum())
+            contributions.append(contribution)
+            names.append((part.names, idx))
+        probability = 1.0 / (1.0 + math.exp(min(700.0, self.a * decision + self.b)))
+        return Score(spam_probability=probability, evidence=_evidence(contributions, names))
+
+
+def _evidence(contributions: list[Any], names: list[Any]) -> tuple[Evidence, ...]:
+    """The terms with the largest contributions; names are looked up for those alone."""
+    if not contributions:
+        return ()
+    values = np.concatenate(contributions)
+    order = np.argsort(-np.abs(values), kind="stable")[:_EVIDENCE_TERMS]
+    bounds = np.cumsum([len(c) for c in contributions])
+    out = []
+    for i in order:
+        if values[i] == 0:
+            continue
+        part = int(np.searchsorted(bounds, i, side="right"))
+        offset = int(i - (bounds[part - 1] if part else 0))
+        table, idx = names[part]
+        out.append(Evidence(term=str(table[idx[offset]]), weight=float(values[i])))
+    return tuple(out)
 
 
 class SpamClassifier:
@@ -79,49 +172,23 @@ class SpamClassifier:
 
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
-        self._linear: _Linear | None = None
+        self._lean: _LeanScorer | None = None
 
-    def _linear_part(self) -> _Linear:
-        if self._linear is None:
-            calibrated = self.pipeline.named_steps["classifier"].calibrated_classifiers_[0]
-            coef = np.asarray(calibrated.estimator.coef_).ravel()
-            names = self.pipeline.named_steps["features"].get_feature_names_out()
-            self._linear = _Linear(coef=coef, names=names)
-        return self._linear
+    def _scorer(self) -> _LeanScorer:
+        if self._lean is None:
+            self._lean = _LeanScorer(self.pipeline)
+        return self._lean
 
     def spam_probabilities(self, items: Sequence[TextInput]) -> Any:
-        """The calibrated spam probability of each item, as a float array."""
+        """The calibrated spam probability of each item, through the pipeline itself."""
         docs = [document(item) for item in items]
         return self.pipeline.predict_proba(docs)[:, 1]
 
     def score(self, item: TextInput) -> Score:
         """The spam probability of one comment and the terms that pushed it most."""
-        return self.score_many([item])[0]
+        return self._scorer().score(document(item))
 
     def score_many(self, items: Sequence[TextInput]) -> list[Score]:
-        """Score a batch in one pass through the pipeline, evidence included."""
-        if not items:
-            return []
-        docs = [document(item) for item in items]
-        features = self.pipeline.named_steps["features"].transform(docs)
-        probabilities = self.pipeline.named_steps["classifier"].predict_proba(features)[:, 1]
-        linear = self._linear_part()
-        scores = []
-        for row, p in enumerate(probabilities):
-            start, end = features.indptr[row], features.indptr[row + 1]
-            idx = features.indices[start:end]
-            contributions = features.data[start:end] * linear.coef[idx]
-            order = np.argsort(-np.abs(contributions))[:_EVIDENCE_TERMS]
-            evidence = tuple(
-                Evidence(term=_readable(str(linear.names[idx[i]])), weight=float(contributions[i]))
-                for i in order
-                if contributions[i] != 0
-            )
-            scores.append(Score(spam_probability=float(p), evidence=evidence))
-        return scores
-
-
-def _readable(name: str) -> str:
-    """Feature names come as `words__cheap pills` or `chars__ pill`: keep the term itself."""
-    _, _, term = name.partition("__")
-    return term
+        """Score several comments, evidence included."""
+        scorer = self._scorer()
+        return [scorer.score(document(item)) for item in items]

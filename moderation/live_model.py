@@ -14,14 +14,35 @@ log = logging.getLogger(__name__)
 
 
 class LiveModel:
-    """Holds the loaded model; `get()` notices a promoted version within `check_every` seconds."""
+    """Holds the loaded model; a promoted version goes live within `check_every` seconds.
 
-    def __init__(self, models_dir: Path, *, check_every: float = 2.0) -> None:
+    A watcher thread reads the CURRENT pointer and loads a new version off the request path,
+    so that `get()` never waits for a model to load.
+    """
+
+    def __init__(self, models_dir: Path, *, check_every: float = 2.0, watch: bool = True) -> None:
         self.models_dir = models_dir
         self.check_every = check_every
         self._lock = threading.Lock()
         self._model = artifacts.load_current(models_dir)
         self._checked_at = time.monotonic()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if watch:
+            self._watcher = threading.Thread(
+                target=self._watch, name="moderation-model-watcher", daemon=True
+            )
+            self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.check_every):
+            self.reload_if_changed()
+
+    def close(self) -> None:
+        """Stop watching the pointer."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
 
     @property
     def current(self) -> LoadedModel:
@@ -29,9 +50,7 @@ class LiveModel:
         return self._model
 
     def get(self) -> LoadedModel:
-        """The model to score with, reloading first if the pointer names another version."""
-        if time.monotonic() - self._checked_at >= self.check_every:
-            self.reload_if_changed()
+        """The model to score with."""
         return self._model
 
     def reload_if_changed(self) -> bool:

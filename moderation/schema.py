@@ -80,4 +80,5 @@ comments = Table(
     Index("ix_comments_site_email_created", "site_id", "author_email_key", "created_at"),
     Index("ix_comments_site_ip_created", "site_id", "user_ip", "created_at"),
     Index("ix_comments_site_status_created", "site_id", "status", "created_at"),
+    Index("ix_comments_site_email_status", "site_id", "author_email_key", "status"),
 )

@@ -6,19 +6,33 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    bindparam,
+    create_engine,
+    event,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
@@ -29,6 +43,7 @@ from moderation.schema import comments, site_keys, sites
 from moderation.textnorm import fold
 
 KEY_PREFIX = "mod_"
+_KEY_CACHE_SIZE = 10_000
 
 
 class StoreError(Exception):
@@ -70,6 +85,17 @@ class Site:
     url: str
     policy: SitePolicy
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCheck:
+    """A comment waiting to be judged and stored; `decide` turns the facts into a verdict."""
+
+    site: Site
+    comment: Comment
+    decide: Callable[[Facts], Decision]
+    model_version: str
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +190,52 @@ def migrate(engine: Engine) -> None:
                 conn.commit()
 
 
+_SITE = bindparam("site_id", type_=Integer())
+_EMAIL = bindparam("email", type_=String())
+# Every fact about a new comment in one round trip: each part walks its own index.
+_FACTS = select(
+    exists()
+    .where(
+        comments.c.site_id == _SITE,
+        comments.c.content_hash == bindparam("digest"),
+        comments.c.post_id == bindparam("post_id"),
+        comments.c.author_email_key == _EMAIL,
+        comments.c.status != CommentStatus.REJECTED.value,
+    )
+    .label("duplicate"),
+    select(func.count())
+    .where(
+        comments.c.site_id == _SITE,
+        comments.c.author_email_key == _EMAIL,
+        comments.c.created_at >= bindparam("since"),
+    )
+    .scalar_subquery()
+    .label("recent_by_email"),
+    select(func.count())
+    .where(
+        comments.c.site_id == _SITE,
+        comments.c.user_ip == bindparam("ip"),
+        comments.c.created_at >= bindparam("since"),
+    )
+    .scalar_subquery()
+    .label("recent_by_ip"),
+    exists()
+    .where(
+        comments.c.site_id == _SITE,
+        comments.c.author_email_key == _EMAIL,
+        comments.c.status == CommentStatus.APPROVED.value,
+    )
+    .label("approved"),
+)
+_INSERT = comments.insert()
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_SITE_BY_KEY = (
+    select(site_keys.c.key_hash, sites)
+    .join(sites, sites.c.id == site_keys.c.site_id)
+    .where(site_keys.c.key_hash == bindparam("key_hash"), site_keys.c.revoked_at.is_(None))
+)
+
+
 def _decision_from_row(row: Any) -> Decision:
     reasons = tuple(Reason(ReasonCode(r["code"]), r["message"]) for r in json.loads(row.reasons))
     evidence = tuple(Evidence(e["term"], e["weight"]) for e in json.loads(row.evidence))
@@ -184,9 +256,11 @@ def _lock_key(*parts: object) -> int:
 class Store:
     """Sites, keys and checked comments."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, key_cache_seconds: float = 2.0) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self.key_cache_seconds = key_cache_seconds
+        self._key_cache: dict[str, tuple[float, Site | None]] = {}
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -266,6 +340,7 @@ class Store:
         """Revoke every live key starting with `prefix`; returns how many were revoked."""
         if len(prefix) < 8:
             raise StoreError("give at least the first 8 characters of the key")
+        self._key_cache.clear()
         with self._write() as conn:
             result = conn.execute(
                 site_keys.update()
@@ -274,20 +349,35 @@ class Store:
             )
             return int(result.rowcount)
 
+    def cached_site_for_key(self, key: str) -> Site | Literal[False] | None:
+        """The cached answer of `site_for_key`, or False when the cache cannot tell."""
+        cached = self._key_cache.get(hash_key(key))
+        if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
+            return cached[1]
+        return False
+
     def site_for_key(self, key: str) -> Site | None:
-        """The site a live API key belongs to, or None."""
+        """The site a live API key belongs to, or None.
+
+        Answers are kept for `key_cache_seconds`, so a key revoked or a policy changed from
+        another process takes effect within that time (at once in this process).
+        """
         wanted = hash_key(key)
+        now = time.monotonic()
+        cached = self._key_cache.get(wanted)
+        if cached is not None and now - cached[0] < self.key_cache_seconds:
+            return cached[1]
         with self._read() as conn:
-            row = conn.execute(
-                select(site_keys.c.key_hash, sites)
-                .join(sites, sites.c.id == site_keys.c.site_id)
-                .where(site_keys.c.key_hash == wanted, site_keys.c.revoked_at.is_(None))
-            ).first()
+            row = conn.execute(_SITE_BY_KEY, {"key_hash": wanted}).first()
         # The lookup is by hash, so timing reveals nothing of the key; the explicit constant-time
         # comparison guards against a collation or index that matched loosely.
-        if row is None or not hmac.compare_digest(row.key_hash, wanted):
-            return None
-        return self._site(row)
+        site = None
+        if row is not None and hmac.compare_digest(row.key_hash, wanted):
+            site = self._site(row)
+        if len(self._key_cache) >= _KEY_CACHE_SIZE:
+            self._key_cache.clear()
+        self._key_cache[wanted] = (now, site)
+        return site
 
     def _site(self, row: Any) -> Site:
         return Site(
@@ -324,6 +414,7 @@ class Store:
 
     def set_policy(self, name: str, policy: SitePolicy) -> None:
         """Replace a site's policy."""
+        self._key_cache.clear()
         with self._write() as conn:
             result = conn.execute(
                 sites.update()
@@ -340,58 +431,29 @@ class Store:
     ) -> Facts:
         email = email_key(comment.author_email)
         policy = site.policy
-        duplicate = False
-        if policy.check_duplicates:
-            duplicate = (
-                conn.execute(
-                    select(comments.c.id)
-                    .where(
-                        comments.c.site_id == site.id,
-                        comments.c.content_hash == digest,
-                        comments.c.post_id == comment.post_id,
-                        comments.c.author_email_key == email,
-                        comments.c.status != CommentStatus.REJECTED.value,
-                    )
-                    .limit(1)
-                ).first()
-                is not None
-            )
-        recent = 0
-        if policy.check_flood and (email or comment.user_ip):
-            since = now - timedelta(seconds=policy.flood_interval_seconds)
-            same = []
-            if email:
-                same.append(comments.c.author_email_key == email)
-            if comment.user_ip:
-                same.append(comments.c.user_ip == comment.user_ip)
-            recent = int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(comments)
-                    .where(
-                        comments.c.site_id == site.id,
-                        comments.c.created_at >= since,
-                        or_(*same),
-                    )
-                ).scalar_one()
-            )
-        approved = False
-        if email and policy.trust_previously_approved:
-            approved = (
-                conn.execute(
-                    select(comments.c.id)
-                    .where(
-                        comments.c.site_id == site.id,
-                        comments.c.author_email_key == email,
-                        comments.c.status == CommentStatus.APPROVED.value,
-                    )
-                    .limit(1)
-                ).first()
-                is not None
-            )
+        since = now - timedelta(seconds=policy.flood_interval_seconds)
+        row = conn.execute(
+            _FACTS,
+            {
+                "site_id": site.id,
+                "digest": digest,
+                "post_id": comment.post_id,
+                "email": email,
+                "ip": comment.user_ip,
+                "since": since,
+            },
+        ).one()
+        # An empty email or IP matches every anonymous comment: such a match means nothing.
+        recent = max(
+            int(row.recent_by_email) if email else 0,
+            int(row.recent_by_ip) if comment.user_ip else 0,
+        )
         return Facts(
-            now=now, duplicate=duplicate, recent_from_same_author=recent,
-            previously_approved=approved,
+            now=now,
+            duplicate=bool(row.duplicate) and policy.check_duplicates,
+            recent_from_same_author=recent if policy.check_flood else 0,
+            previously_approved=bool(row.approved) and bool(email)
+            and policy.trust_previously_approved,
         )  # fmt: skip
 
     def _replay(self, conn: Connection, site_id: int, external_id: str) -> StoredCheck | None:
@@ -415,80 +477,115 @@ class Store:
         self,
         site: Site,
         comment: Comment,
-        decide: Any,
+        decide: Callable[[Facts], Decision],
         *,
         model_version: str,
         now: datetime | None = None,
     ) -> StoredCheck:
-        """Gather the facts, let `decide(facts)` judge, and store comment and decision at once.
+        """Gather the facts, let `decide(facts)` judge, and store comment and decision at once."""
+        pending = PendingCheck(site, comment, decide, model_version, now or datetime.now(UTC))
+        result = self.check_and_save_many([pending])[0]
+        if isinstance(result, StoreError):
+            raise result
+        return result
 
-        The facts and the insert share one write transaction, so two copies of a comment sent
-        at the same moment cannot both pass the duplicate check. A known `external_id` returns
-        the stored decision instead of checking again, which makes a blog's retry safe.
+    def check_and_save_many(self, items: Sequence[PendingCheck]) -> list[StoredCheck | StoreError]:
+        """Check and store several comments in one write transaction, in order.
+
+        The facts and the inserts share the transaction (and, on PostgreSQL, advisory locks on
+        each author's email and IP), so two copies of a comment sent at the same moment cannot
+        both pass the duplicate check, even from two instances. A known `external_id` returns
+        the stored decision instead of checking again, which makes a blog's retry safe. Each
+        comment has its own savepoint: one that cannot be stored fails alone.
         """
-        now = now or datetime.now(UTC)
-        digest = content_hash(comment.content)
-        email = email_key(comment.author_email)
         try:
             with self._write() as conn:
-                if self.dialect == "postgresql":
-                    for key in sorted(
-                        {_lock_key(site.id, "e", email), _lock_key(site.id, "i", comment.user_ip)}
-                    ):
-                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-                if comment.external_id:
-                    replay = self._replay(conn, site.id, comment.external_id)
-                    if replay is not None:
-                        return replay
-                facts = self._facts(conn, site, comment, now, digest)
-                decision: Decision = decide(facts)
-                comment_id = str(uuid.uuid4())
-                status = STATUS_OF_VERDICT[decision.verdict]
-                conn.execute(
-                    insert(comments).values(
-                        id=comment_id,
-                        site_id=site.id,
-                        external_id=comment.external_id or None,
-                        post_id=comment.post_id,
-                        permalink=comment.permalink,
-                        parent_id=comment.parent_id,
-                        author_name=comment.author_name,
-                        author_email=comment.author_email,
-                        author_email_key=email,
-                        author_url=comment.author_url,
-                        content=comment.content,
-                        content_hash=digest,
-                        user_ip=comment.user_ip,
-                        user_agent=comment.user_agent,
-                        referrer=comment.referrer,
-                        language=comment.language,
-                        form_rendered_at=comment.form_rendered_at,
-                        created_at=now,
-                        status=status.value,
-                        verdict=decision.verdict.value,
-                        spam_probability=decision.spam_probability,
-                        discard=decision.discard,
-                        reasons=json.dumps(
-                            [{"code": r.code.value, "message": r.message}
-                             for r in decision.reasons]
-                        ),
-                        evidence=json.dumps(
-                            [{"term": e.term, "weight": round(e.weight, 4)}
-                             for e in decision.evidence]
-                        ),
-                        model_version=model_version,
-                    )
-                )  # fmt: skip
-        except IntegrityError as exc:
-            # Two retries of the same external_id raced: the other one stored it first.
-            if comment.external_id:
-                with self._read() as conn:
-                    replay = self._replay(conn, site.id, comment.external_id)
-                if replay is not None:
-                    return replay
-            raise StoreError(f"could not store the comment: {exc.orig}") from exc
+                self._lock_authors(conn, items)
+                return [self._check_one(conn, item) for item in items]
+        except IntegrityError:
+            if len(items) == 1:
+                return [self._after_conflict(items[0])]
+        # A unique constraint fired (a retried external_id raced in from another process): the
+        # batch was rolled back whole; store its comments one by one so that only that one fails.
+        results: list[StoredCheck | StoreError] = []
+        for item in items:
+            try:
+                with self._write() as conn:
+                    self._lock_authors(conn, [item])
+                    results.append(self._check_one(conn, item))
+            except IntegrityError:
+                results.append(self._after_conflict(item))
+        return results
+
+    def _lock_authors(self, conn: Connection, items: Sequence[PendingCheck]) -> None:
+        # SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs a lock per
+        # author (email and IP) and external id, taken in a fixed order to avoid deadlocks.
+        if self.dialect != "postgresql":
+            return
+        keys = set()
+        for item in items:
+            keys.add(_lock_key(item.site.id, "e", email_key(item.comment.author_email)))
+            keys.add(_lock_key(item.site.id, "i", item.comment.user_ip))
+            if item.comment.external_id:
+                keys.add(_lock_key(item.site.id, "x", item.comment.external_id))
+        for key in sorted(keys):
+            conn.execute(_ADVISORY_LOCK, {"k": key})
+
+    def _after_conflict(self, item: PendingCheck) -> StoredCheck | StoreError:
+        if item.comment.external_id:
+            with self._read() as conn:
+                replay = self._replay(conn, item.site.id, item.comment.external_id)
+            if replay is not None:
+                return replay
+        return StoreError("could not store the comment: it conflicts with a stored one")
+
+    def _check_one(self, conn: Connection, item: PendingCheck) -> StoredCheck:
+        site, comment, now = item.site, item.comment, item.now
+        if comment.external_id:
+            replay = self._replay(conn, site.id, comment.external_id)
+            if replay is not None:
+                return replay
+        digest = content_hash(comment.content)
+        facts = self._facts(conn, site, comment, now, digest)
+        decision = item.decide(facts)
+        comment_id = str(uuid.uuid4())
+        status = STATUS_OF_VERDICT[decision.verdict]
+        conn.execute(
+            _INSERT,
+            {
+                "id": comment_id,
+                "site_id": site.id,
+                "external_id": comment.external_id or None,
+                "post_id": comment.post_id,
+                "permalink": comment.permalink,
+                "parent_id": comment.parent_id,
+                "author_name": comment.author_name,
+                "author_email": comment.author_email,
+                "author_email_key": email_key(comment.author_email),
+                "author_url": comment.author_url,
+                "content": comment.content,
+                "content_hash": digest,
+                "user_ip": comment.user_ip,
+                "user_agent": comment.user_agent,
+                "referrer": comment.referrer,
+                "language": comment.language,
+                "form_rendered_at": comment.form_rendered_at,
+                "created_at": now,
+                "status": status.value,
+                "verdict": decision.verdict.value,
+                "spam_probability": decision.spam_probability,
+                "discard": decision.discard,
+                "reasons": json.dumps(
+                    [{"code": r.code.value, "message": r.message} for r in decision.reasons]
+                ),
+                "evidence": json.dumps(
+                    [{"term": e.term, "weight": round(e.weight, 4)} for e in decision.evidence]
+                ),
+                "model_version": item.model_version,
+            },
+        )
         return StoredCheck(
-            id=comment_id, decision=decision, model_version=model_version, created_at=now,
+            id=comment_id, decision=decision, model_version=item.model_version, created_at=now,
             status=status,
         )  # fmt: skip
 

@@ -52,12 +52,12 @@ def test_evidence_names_terms_of_the_comment(classifier: SpamClassifier) -> None
     assert all(term.strip().lower() in doc for term in pushing)
 
 
-def test_batch_and_single_scores_agree(classifier: SpamClassifier) -> None:
-    batch = classifier.score_many(SPAM + HAM)
-    single = [classifier.score(item) for item in SPAM + HAM]
-    assert [round(s.spam_probability, 6) for s in batch] == [
-        round(s.spam_probability, 6) for s in single
-    ]
+def test_fast_path_agrees_with_the_pipeline(classifier: SpamClassifier) -> None:
+    items = [*SPAM, *HAM, TextInput(""), TextInput("ok"), TextInput("Ünïcödé ✓ " * 300)]
+    fast = [s.spam_probability for s in classifier.score_many(items)]
+    reference = classifier.spam_probabilities(items)
+    assert fast == pytest.approx(list(reference), abs=1e-5)
+    assert [classifier.score(item).spam_probability for item in items] == fast
 
 
 def test_probabilities_are_probabilities(classifier: SpamClassifier) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -100,6 +100,19 @@ class CommentIn(BaseModel):
         )
 
 
+def check_body(comment_id: str, decision: Decision, model_version: str) -> dict[str, Any]:
+    """The JSON body of a check answer, in the shape `CheckOut` documents."""
+    return {
+        "id": comment_id,
+        "verdict": decision.verdict.value,
+        "spam_probability": round(decision.spam_probability, 4),
+        "reasons": [{"code": r.code.value, "message": r.message} for r in decision.reasons],
+        "discard": decision.discard,
+        "model_version": model_version,
+        "evidence": [{"term": e.term, "weight": round(e.weight, 4)} for e in decision.evidence],
+    }
+
+
 class ReasonOut(BaseModel):
     """One reason behind a verdict."""
 
@@ -126,20 +139,6 @@ class CheckOut(BaseModel):
     evidence: list[EvidenceOut] = Field(
         default_factory=list, description="Terms that pushed the classifier's score."
     )
-
-    @classmethod
-    def build(cls, comment_id: str, decision: Decision, model_version: str) -> CheckOut:
-        """The response for a stored decision."""
-        return cls(
-            id=comment_id,
-            verdict=decision.verdict.value,
-            spam_probability=round(decision.spam_probability, 4),
-            reasons=[ReasonOut(code=r.code.value, message=r.message) for r in decision.reasons],
-            discard=decision.discard,
-            model_version=model_version,
-            evidence=[EvidenceOut(term=e.term, weight=round(e.weight, 4)) for e in
-                      decision.evidence],
-        )  # fmt: skip
 
 
 class CommentStatusOut(CheckOut):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from moderation.api.schemas import CheckOut
 from tests.conftest import Service
 
 HAM = {
@@ -36,6 +37,7 @@ def test_ham_is_approved_and_stored(service: Service) -> None:
     response = check(service, HAM)
     assert response.status_code == 201, response.text
     body = response.json()
+    CheckOut.model_validate(body)  # the documented schema describes the real answer
     assert body["verdict"] == "approve"
     assert body["discard"] is False
     assert 0 <= body["spam_probability"] < 0.5

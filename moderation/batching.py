@@ -1,0 +1,87 @@
+"""One writer thread per process: concurrent checks share a transaction and a commit.
+
+A request's comment is durable before its answer goes out, as with one commit per request;
+grouping the comments that arrive while a commit is under way spares the database (and
+SQLite's single writer lock) one transaction per comment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from typing import Any
+
+from moderation.store import PendingCheck, Store, StoredCheck, StoreError
+
+log = logging.getLogger(__name__)
+_STOP = object()
+
+
+def _settle(future: asyncio.Future[StoredCheck], result: StoredCheck | BaseException) -> None:
+    if future.cancelled():
+        return  # the client went away; its comment is stored all the same
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+class BatchWriter:
+    """Collects pending checks from the event loop and stores them in batches on one thread."""
+
+    def __init__(self, store: Store, *, max_batch: int = 128) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="moderation-writer", daemon=True)
+        self._thread.start()
+        self.batches = 0
+        self.items = 0
+
+    async def submit(self, pending: PendingCheck) -> StoredCheck:
+        """Store one check; returns once its transaction has committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[StoredCheck] = loop.create_future()
+        self._queue.put((pending, future, loop))
+        return await future
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the thread."""
+        self._queue.put(_STOP)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            self._store(batch)
+            if stop:
+                return
+
+    def _store(self, batch: list[Any]) -> None:
+        results: list[StoredCheck | BaseException]
+        try:
+            results = list(self.store.check_and_save_many([pending for pending, _, _ in batch]))
+        except StoreError as exc:
+            results = [exc] * len(batch)
+        except Exception as exc:  # a bug must not leave requests waiting forever
+            log.exception("storing a batch of %d checks failed", len(batch))
+            results = [StoreError(f"could not store the comment: {exc}")] * len(batch)
+        self.batches += 1
+        self.items += len(batch)
+        for (_, future, loop), result in zip(batch, results, strict=True):
+            loop.call_soon_threadsafe(_settle, future, result)

@@ -1,0 +1,107 @@
+"""`moderation serve` as a new user runs it: a real server process, a first site, a check."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moderation import artifacts
+from tests.conftest import MODELS_DIR, ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def request(url: str, body: dict[str, Any] | None = None, key: str = "") -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    req.add_header("Content-Type", "application/json")
+    if key:
+        req.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    """`moderation serve` on a free port with its own data and models folders."""
+    models = tmp_path / "models"
+    shutil.copytree(MODELS_DIR, models)
+    port = free_port()
+    env = {**os.environ, "MODERATION_DATA_DIR": str(tmp_path / "data"),
+           "MODERATION_MODELS_DIR": str(models), "MODERATION_PORT": str(port)}  # fmt: skip
+    env.pop("MODERATION_DATABASE_URL", None)
+    log = (tmp_path / "server.log").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moderation.cli", "serve"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if request(base + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            log.seek(0)
+            pytest.fail(f"server did not start:\n{log.read()}")
+        log.seek(0)
+        match = re.search(r"\b(mod_[A-Za-z0-9_-]{40,})\b", log.read())
+        assert match, "the first start printed no key"
+        yield base, match.group(1), models
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        log.close()
+
+
+def test_first_start_creates_a_site_and_the_quick_start_works(
+    server: tuple[str, str, Path],
+) -> None:
+    base, key, _ = server
+    status, body = request(
+        base + "/v1/comments/check",
+        {"post_id": "42", "author_name": "Camille", "author_email": "camille@example.org",
+         "content": "The vote was on Tuesday, not Monday. Otherwise a fair summary."},
+        key,
+    )  # fmt: skip
+    assert status == 201, body
+    assert body["verdict"] == "approve"
+    status, body = request(base + "/v1/comments/check", {"post_id": "1", "content": "x"}, "bad")
+    assert status == 401
+
+
+def test_a_promoted_model_goes_live_without_a_restart(server: tuple[str, str, Path]) -> None:
+    base, _, models = server
+    before = request(base + "/healthz")[1]["model_version"]
+    shutil.copytree(models / before, models / "v-next")
+    artifacts.promote(models, "v-next")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if request(base + "/healthz")[1]["model_version"] == "v-next":
+            break
+        time.sleep(0.3)
+    assert request(base + "/healthz")[1]["model_version"] == "v-next"
