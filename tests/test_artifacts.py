@@ -50,7 +50,7 @@ class _Payload:
         self.target = target
 
     def __reduce__(self) -> tuple[object, tuple[str, str]]:
-        return (Path.write_text, (str(self.target), "pwned"))  # type: ignore[return-value]
+        return (Path.write_text, (str(self.target), "pwned"))
 
 
 def test_malicious_pickle_never_runs(models: Path, tmp_path: Path) -> None:

@@ -41,9 +41,11 @@ def test_sites_add_prints_a_key_once_and_lists_the_site(env: Path) -> None:
     result = runner.invoke(app, ["sites", "add", "campus", "--url", "https://campus.example"])
     assert result.exit_code == 0, result.output
     key = result.stdout.strip()
-    assert key.startswith("mod_") and len(key) > 40
+    assert key.startswith("mod_")
+    assert len(key) > 40
     listing = runner.invoke(app, ["sites", "list"]).stdout
-    assert "campus" in listing and key not in listing
+    assert "campus" in listing
+    assert key not in listing
     again = runner.invoke(app, ["sites", "add", "campus"])
     assert again.exit_code == 2
     assert "already exists" in again.stderr
@@ -52,15 +54,24 @@ def test_sites_add_prints_a_key_once_and_lists_the_site(env: Path) -> None:
 def test_sites_policy_set_and_revoke(env: Path) -> None:
     key = runner.invoke(app, ["sites", "add", "campus"]).stdout.strip()
     result = runner.invoke(
-        app, ["sites", "policy", "campus", "--set", "max_links=5",
-              "--set", "banned_words=casino*,viagra"],  # fmt: skip
+        app,
+        [
+            "sites",
+            "policy",
+            "campus",
+            "--set",
+            "max_links=5",
+            "--set",
+            "banned_words=casino*,viagra",
+        ],
     )
     assert result.exit_code == 0, result.output
     policy = json.loads(result.stdout)
     assert policy["max_links"] == 5
     assert policy["banned_words"] == ["casino*", "viagra"]
     bad = runner.invoke(app, ["sites", "policy", "campus", "--set", "max_links=lots"])
-    assert bad.exit_code == 2 and "whole number" in bad.stderr
+    assert bad.exit_code == 2
+    assert "whole number" in bad.stderr
     assert runner.invoke(app, ["sites", "revoke", key[:10]]).exit_code == 0
     assert runner.invoke(app, ["sites", "revoke", key[:10]]).exit_code == 2
 
@@ -80,4 +91,5 @@ def test_score_writes_one_decision_per_line(env: Path) -> None:
     assert [o["line"] for o in out] == [1, 2, 3, 4]
     assert out[0]["verdict"] == "approve"
     assert out[1]["verdict"] == "spam"
-    assert "error" in out[2] and "error" in out[3]
+    assert "error" in out[2]
+    assert "error" in out[3]

@@ -57,8 +57,17 @@ def test_train_promote_moves_the_pointer(
     models = tmp_path / "models"
     monkeypatch.setenv("MODERATION_MODELS_DIR", str(models))
     result = runner.invoke(
-        app, ["train", "--data", str(small_csv), "--out", str(models / "v2"), "--promote",
-              "--folds", "3"],  # fmt: skip
+        app,
+        [
+            "train",
+            "--data",
+            str(small_csv),
+            "--out",
+            str(models / "v2"),
+            "--promote",
+            "--folds",
+            "3",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert artifacts.current_version(models) == "v2"
@@ -66,8 +75,15 @@ def test_train_promote_moves_the_pointer(
 
 def test_evaluate_prints_the_documented_json(small_csv: Path) -> None:
     result = runner.invoke(
-        app, ["evaluate", "--model", str(ROOT / "models" / artifacts.current_version(ROOT / "models")), "--data", str(small_csv),
-              "--json"],  # fmt: skip
+        app,
+        [
+            "evaluate",
+            "--model",
+            str(ROOT / "models" / artifacts.current_version(ROOT / "models")),
+            "--data",
+            str(small_csv),
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
