@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -123,19 +125,21 @@ class _LeanScorer:
         contributions: list[Any] = []
         names: list[Any] = []
         for part in self.parts:
-            vocabulary = part.vocabulary
-            # Counter counts in C; the vocabulary is then asked once per distinct term.
-            indices: list[int] = []
-            term_counts: list[int] = []
-            for term, n in Counter(part.analyzer(doc)).items():
-                index = vocabulary.get(term)
-                if index is not None:
-                    indices.append(index)
-                    term_counts.append(n)
-            if not indices:
+            # Counter counts in C, and map() asks the vocabulary in C: a Python loop over the
+            # few hundred n-grams of a comment would cost more than all the arithmetic.
+            counts = Counter(part.analyzer(doc))
+            if not counts:
                 continue
-            idx = np.array(indices, dtype=np.int64)
-            tf = np.array(term_counts, dtype=np.float64)
+            idx = np.fromiter(
+                map(part.vocabulary.get, counts.keys(), repeat(-1)),
+                dtype=np.int64,
+                count=len(counts),
+            )
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            known = idx >= 0
+            idx, tf = idx[known], tf[known]
+            if not len(idx):
+                continue
             if part.sublinear_tf:
                 tf = 1.0 + np.log(tf)
             values = tf * part.idf[idx]
@@ -154,14 +158,17 @@ def _evidence(contributions: list[Any], names: list[Any]) -> tuple[Evidence, ...
     if not contributions:
         return ()
     values = np.concatenate(contributions)
-    order = np.argsort(-np.abs(values), kind="stable")[:_EVIDENCE_TERMS]
-    bounds = np.cumsum([len(c) for c in contributions])
+    size = min(_EVIDENCE_TERMS, len(values))
+    magnitude = np.abs(values)
+    top = np.argpartition(-magnitude, size - 1)[:size] if len(values) > size else np.arange(size)
+    top = top[np.argsort(-magnitude[top], kind="stable")]
+    bounds = np.cumsum([len(c) for c in contributions]).tolist()
     out = []
-    for i in order:
+    for i in top.tolist():
         if values[i] == 0:
             continue
-        part = int(np.searchsorted(bounds, i, side="right"))
-        offset = int(i - (bounds[part - 1] if part else 0))
+        part = bisect.bisect_right(bounds, i)
+        offset = i - (bounds[part - 1] if part else 0)
         table, idx = names[part]
         out.append(Evidence(term=str(table[idx[offset]]), weight=float(values[i])))
     return tuple(out)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -261,6 +262,7 @@ class Store:
         self.dialect = engine.dialect.name
         self.key_cache_seconds = key_cache_seconds
         self._key_cache: dict[str, tuple[float, Site | None]] = {}
+        self._key_lock = threading.Lock()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -363,20 +365,25 @@ class Store:
         another process takes effect within that time (at once in this process).
         """
         wanted = hash_key(key)
-        now = time.monotonic()
         cached = self._key_cache.get(wanted)
-        if cached is not None and now - cached[0] < self.key_cache_seconds:
+        if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
             return cached[1]
-        with self._read() as conn:
-            row = conn.execute(_SITE_BY_KEY, {"key_hash": wanted}).first()
-        # The lookup is by hash, so timing reveals nothing of the key; the explicit constant-time
-        # comparison guards against a collation or index that matched loosely.
-        site = None
-        if row is not None and hmac.compare_digest(row.key_hash, wanted):
-            site = self._site(row)
-        if len(self._key_cache) >= _KEY_CACHE_SIZE:
-            self._key_cache.clear()
-        self._key_cache[wanted] = (now, site)
+        # One lookup at a time: when an entry expires under load, the requests that find it
+        # stale wait for one query instead of each opening a connection for the same row.
+        with self._key_lock:
+            cached = self._key_cache.get(wanted)
+            if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
+                return cached[1]
+            with self._read() as conn:
+                row = conn.execute(_SITE_BY_KEY, {"key_hash": wanted}).first()
+            # The lookup is by hash, so timing reveals nothing of the key; the constant-time
+            # comparison guards against a collation or index that matched loosely.
+            site = None
+            if row is not None and hmac.compare_digest(row.key_hash, wanted):
+                site = self._site(row)
+            if len(self._key_cache) >= _KEY_CACHE_SIZE:
+                self._key_cache.clear()
+            self._key_cache[wanted] = (time.monotonic(), site)
         return site
 
     def _site(self, row: Any) -> Site:
