@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -45,21 +46,38 @@ def required_fields(comment: Comment, policy: SitePolicy, facts: Facts) -> RuleH
     return None
 
 
+@lru_cache(maxsize=4096)
+def _email_syntax_problem(email: str) -> str | None:
+    # Regular commenters come back with the same address: its syntax is checked once.
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+def _email_problem(email: str, policy: SitePolicy) -> str | None:
+    problem = _email_syntax_problem(email)
+    if problem is not None or not policy.check_email_deliverability:
+        return problem
+    # Deliverability (DNS) is never cached: a domain's mail records can change.
+    try:
+        validate_email(email, check_deliverability=True, timeout=policy.email_dns_timeout_seconds)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
 def email_valid(comment: Comment, policy: SitePolicy, facts: Facts) -> RuleHit | None:
     """Reject an email address that is not valid (syntax; DNS only if the site opts in)."""
     email = comment.author_email.strip()
     if not email:
         return None
-    try:
-        validate_email(
-            email,
-            check_deliverability=policy.check_email_deliverability,
-            timeout=policy.email_dns_timeout_seconds,
-        )
-    except EmailNotValidError as exc:
+    problem = _email_problem(email, policy)
+    if problem is not None:
         return RuleHit(
             ReasonCode.INVALID_EMAIL,
-            f"Please enter a valid email address: {exc}",
+            f"Please enter a valid email address: {problem}",
             Verdict.REJECT,
         )
     return None
