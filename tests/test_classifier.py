@@ -63,3 +63,21 @@ def test_fast_path_agrees_with_the_pipeline(classifier: SpamClassifier) -> None:
 def test_probabilities_are_probabilities(classifier: SpamClassifier) -> None:
     scores = classifier.spam_probabilities([TextInput(""), TextInput("x" * 20_000)])
     assert all(0.0 <= p <= 1.0 for p in scores)
+
+
+def test_word_cached_char_ngrams_match_scikit_learn(classifier: SpamClassifier) -> None:
+    from moderation.classifier import _CharWbColumns, _counted
+    from moderation.dataset import read_all, seed_files
+    from tests.conftest import ROOT
+
+    vectorizer = classifier.pipeline.named_steps["features"].transformer_list[1][1]
+    fast = _CharWbColumns(vectorizer, max_words=50)  # small, so that the cache also empties
+    analyzer = vectorizer.build_analyzer()
+    docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))]
+    docs += ["", " \t\n ", "a", "ab", "I İ ß ﬁ Ünïcödé\u00a0x\u2003y", "x\x00y  z"]
+    for doc in docs:
+        idx, tf = fast(doc)
+        ref_idx, ref_tf = _counted(analyzer(doc), vectorizer.vocabulary_)
+        order = ref_idx.argsort()
+        assert idx.tolist() == ref_idx[order].tolist(), doc
+        assert tf.tolist() == ref_tf[order].tolist(), doc
