@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from moderation import __version__
-from moderation.api import check, errors, health
+from moderation.api import akismet, authors, check, embed, errors, health, public
 from moderation.api.limits import BodySizeLimit
 from moderation.batching import BatchWriter
 from moderation.live_model import LiveModel
@@ -87,7 +87,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(check.router)
     app.include_router(health.router)
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.include_router(akismet.router)
+    app.include_router(public.router)
+    app.include_router(authors.router)
+    app.include_router(embed.router)
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        limits=dict.fromkeys(akismet.PATH_PREFIXES, settings.akismet_max_body_bytes),
+    )
     return app
 
 

@@ -1,4 +1,4 @@
-"""The `moderation` command: serve, train, evaluate, score, sites, migrate (thin wrappers)."""
+"""The `moderation` command: serve, train, evaluate, score, sites, forget, migrate."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from typing import Annotated, Any
 
 import typer
 
-from moderation import artifacts, checking, dataset, training
+from moderation import artifacts, checking, dataset, publishing, training
 from moderation.api.schemas import CommentIn
 from moderation.app import announce_key, ensure_first_site, open_store
 from moderation.artifacts import ArtifactError
 from moderation.dataset import DatasetError
+from moderation.erasure import AddressError
 from moderation.policy import PolicyError, SitePolicy
 from moderation.rules import Facts
 from moderation.settings import Settings
@@ -274,10 +275,21 @@ def sites_list() -> None:
 
 
 @sites_app.command("key")
-def sites_key(name: Annotated[str, typer.Argument(help="The site's name.")]) -> None:
+def sites_key(
+    name: Annotated[str, typer.Argument(help="The site's name.")],
+    akismet: Annotated[
+        bool,
+        typer.Option(
+            "--akismet",
+            help="A key in Akismet's shape (12 hex characters), the only shape the WordPress "
+            "Akismet plugin accepts; it works in both APIs.",
+        ),
+    ] = False,
+) -> None:
     """Create another API key for a site and print it (shown only this once)."""
     try:
-        key = open_store(_settings()).add_key(name)
+        store = open_store(_settings())
+        key = store.add_akismet_key(name) if akismet else store.add_key(name)
     except StoreError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(key)
@@ -323,6 +335,112 @@ def sites_policy(
     except (StoreError, PolicyError) as exc:
         raise _fail(str(exc)) from exc
     typer.echo(json.dumps(policy.to_dict(), indent=2))
+
+
+@sites_app.command("url")
+def sites_url(
+    name: Annotated[str, typer.Argument(help="The site's name.")],
+    url: Annotated[str, typer.Argument(help="The blog's address, e.g. https://blog.example.")],
+) -> None:
+    """Change a site's address: pages of its origin may read the feed with the public token."""
+    origin = publishing.site_origin(url)
+    if url and origin is None:
+        raise _fail(f"{url!r} is not an http(s) address")
+    try:
+        open_store(_settings()).set_site_url(name, url)
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{name}: {url or 'no address'} (pages of {origin or 'no origin'} read the feed)")
+
+
+@sites_app.command("public-token")
+def sites_public_token(
+    name: Annotated[str, typer.Argument(help="The site's name.")],
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace the token; the old one stops working.")
+    ] = False,
+    revoke: Annotated[
+        bool,
+        typer.Option("--revoke", help="Remove the token: only the site key reads the feed then."),
+    ] = False,
+) -> None:
+    """Print the site's public read token, made if it has none (safe to embed in pages).
+
+    It reads the approved comments' feed and nothing else. The site's pages (the origin of its
+    --url) may read the feed with it from a browser.
+    """
+    if rotate and revoke:
+        raise _fail("give --rotate or --revoke, not both")
+    try:
+        store = open_store(_settings())
+        if revoke:
+            if not store.revoke_public_token(name):
+                raise _fail(f"the site {name!r} has no public token")
+            typer.echo(f"the public token of {name!r} is revoked", err=True)
+            return
+        token = store.public_token(name, rotate=rotate)
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(token)
+    typer.echo(
+        "\nShow a post's comments on a page of the site:\n\n"
+        '  <div data-moderation-post="POST_ID"></div>\n'
+        '  <script src="https://MODERATION-SERVER/embed/comments.js"\n'
+        f'          data-token="{token}" async></script>\n',
+        err=True,
+    )
+
+
+@app.command()
+def forget(
+    email: Annotated[str, typer.Argument(help="The author's email address.")],
+    site: Annotated[str | None, typer.Option(help="Only this site; default: every site.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only count what would be removed.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Erase an author: every comment sent with EMAIL, and EMAIL wherever another text quotes it.
+
+    Their comments and labelled samples are deleted (with IP address, user agent and all);
+    other comments and samples that quote the address keep their text with the address
+    replaced by "[email hidden]". Prints what was removed, site by site.
+    """
+    try:
+        store = open_store(_settings())
+        site_id = store.get_site(site).id if site else None
+        reports = store.forget_author(email, site_id=site_id, dry_run=dry_run)
+    except (StoreError, AddressError) as exc:
+        raise _fail(str(exc)) from exc
+    if json_out:
+        out = {
+            "dry_run": dry_run,
+            "sites": [
+                {
+                    "site": r.site,
+                    "comments_deleted": r.comments_deleted,
+                    "comments_redacted": r.comments_redacted,
+                    "samples_deleted": r.samples_deleted,
+                    "samples_redacted": r.samples_redacted,
+                }
+                for r in reports
+            ],
+        }
+        typer.echo(json.dumps(out, indent=2))
+        return
+    for r in reports:
+        if not r.total:
+            typer.echo(f"{r.site}: nothing")
+            continue
+        typer.echo(
+            f"{r.site}: {r.comments_deleted} comment(s) deleted, {r.comments_redacted} "
+            f"redacted; {r.samples_deleted} labelled sample(s) deleted, "
+            f"{r.samples_redacted} redacted"
+        )
+    changed = sum(r.total for r in reports)
+    touched = sum(1 for r in reports if r.total)
+    verb = "would change (dry run, nothing changed)" if dry_run else "changed"
+    typer.echo(f"{changed} row(s) {verb} on {touched} of {len(reports)} site(s)")
 
 
 def main() -> None:

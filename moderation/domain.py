@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -50,6 +51,10 @@ class ReasonCode(StrEnum):
     CLASSIFIER_SPAM = "classifier_spam"
     CLASSIFIER_UNSURE = "classifier_unsure"
     CLASSIFIER_HAM = "classifier_ham"
+    # Akismet's test switches: the blog vouches for an administrator; Akismet's test author and
+    # email are always spam.
+    TRUSTED_ROLE = "trusted_role"
+    AKISMET_TEST_SPAM = "akismet_test_spam"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,21 @@ class Comment:
     submitted_at: datetime | None = None
     parent_id: str = ""
     external_id: str = ""
+
+
+MAX_POST_KEY = 500
+
+
+def post_key(post_id: str, permalink: str) -> str:
+    """The key a comment's post is stored and matched under: its id, else its permalink.
+
+    A permalink longer than a stored post key is represented by its digest, so that
+    duplicates are still judged per post and nothing is cut.
+    """
+    post = post_id.strip() or permalink.strip()
+    if len(post) <= MAX_POST_KEY:
+        return post
+    return "permalink-sha256:" + hashlib.sha256(post.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

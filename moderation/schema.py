@@ -15,6 +15,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 metadata = MetaData(
@@ -81,4 +83,63 @@ comments = Table(
     Index("ix_comments_site_ip_created", "site_id", "user_ip", "created_at"),
     Index("ix_comments_site_status_created", "site_id", "status", "created_at"),
     Index("ix_comments_site_email_status", "site_id", "author_email_key", "status"),
+    # Akismet-compatible API: test traffic is stored but never counted or learned from, and a
+    # training label (from a blog's submit-spam/submit-ham, later a moderator) replaces any
+    # earlier one on the same comment.
+    Column("is_test", Boolean, nullable=False, server_default=false()),
+    Column("label", String(8), nullable=True),
+    Column("label_source", String(32), nullable=True),
+    Column("labelled_at", DateTime(timezone=True), nullable=True),
+    Index("ix_comments_site_created", "site_id", "created_at"),
+    Index(
+        "ix_comments_site_labelled",
+        "site_id",
+        "labelled_at",
+        postgresql_where=text("labelled_at IS NOT NULL"),
+        sqlite_where=text("labelled_at IS NOT NULL"),
+    ),
+)
+
+# A blog's correction (submit-spam / submit-ham) that names no stored comment: kept as a
+# labelled example for training, like a line of the seed corpus.
+labelled_samples = Table(
+    "labelled_samples",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(8), nullable=False),
+    Column("label_source", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("guid", String(200), nullable=False, server_default=""),
+    Column("content", Text, nullable=False),
+    Column("author_name", String(500), nullable=False, server_default=""),
+    Column("author_email", String(500), nullable=False, server_default=""),
+    Column("author_url", String(2000), nullable=False, server_default=""),
+    Column("permalink", String(2000), nullable=False, server_default=""),
+    Column("user_ip", String(100), nullable=False, server_default=""),
+    Column("user_agent", String(2000), nullable=False, server_default=""),
+    Index("ix_labelled_samples_site_created", "site_id", "created_at"),
+)
+
+# Publishing: per site, the secret salt of the avatar hashes and the public read token that a
+# blog embeds in its pages (read-only, the approved comments' feed only). A row is made on
+# first use. The token is stored as it is: it is public by design, and the operator can be
+# shown it again.
+site_publishing = Table(
+    "site_publishing",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("avatar_salt", String(64), nullable=False),
+    Column("public_token", String(64), nullable=True, unique=True),
+    Column("token_created_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The public feed reads a post's approved comments.
+Index(
+    "ix_comments_site_post_status_created",
+    comments.c.site_id,
+    comments.c.post_id,
+    comments.c.status,
+    comments.c.created_at,
 )

@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    akismet_max_body_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Body limit of the Akismet-compatible API: the WordPress plugin sends the "
+        "comment twice, percent-encoded, with every request header of the commenter.",
+    )
     create_first_site: bool = Field(
         True, description="On a first start with no site, create one and print its key once."
     )

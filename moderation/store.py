@@ -10,10 +10,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -25,10 +26,13 @@ from sqlalchemy import (
     Engine,
     Integer,
     String,
+    and_,
     bindparam,
+    case,
     create_engine,
     event,
     exists,
+    false,
     func,
     insert,
     select,
@@ -37,11 +41,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
-from moderation.domain import Comment, Decision, Evidence, Reason, ReasonCode, Verdict
+from moderation.domain import Comment, Decision, Evidence, Label, Reason, ReasonCode, Verdict
+from moderation.erasure import address_key, email_keys, erase_address
 from moderation.policy import SitePolicy
+from moderation.publishing import StoredComment
 from moderation.rules import Facts
-from moderation.schema import comments, site_keys, sites
+from moderation.schema import comments, labelled_samples, site_keys, site_publishing, sites
 from moderation.textnorm import fold
+from moderation.writelock import WriteLock
 
 KEY_PREFIX = "mod_"
 _KEY_CACHE_SIZE = 10_000
@@ -97,6 +104,7 @@ class PendingCheck:
     decide: Callable[[Facts], Decision]
     model_version: str
     now: datetime
+    is_test: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +200,18 @@ def migrate(engine: Engine) -> None:
 
 
 _SITE = bindparam("site_id", type_=Integer())
+# A flood of thousands of comments from one address must not make every check count them all.
+_COUNT_CAP = 100
+
+
+def _bounded_count(*conditions: Any) -> Any:
+    """count(*) of a site's comments matching `conditions`, stopping at _COUNT_CAP."""
+    capped = (
+        select(comments.c.id).where(comments.c.site_id == _SITE, *conditions).limit(_COUNT_CAP)
+    ).subquery()
+    return select(func.count()).select_from(capped).scalar_subquery()
+
+
 _EMAIL = bindparam("email", type_=String())
 # Every fact about a new comment in one round trip: each part walks its own index.
 _FACTS = select(
@@ -202,29 +222,25 @@ _FACTS = select(
         comments.c.post_id == bindparam("post_id"),
         comments.c.author_email_key == _EMAIL,
         comments.c.status != CommentStatus.REJECTED.value,
+        comments.c.is_test == false(),
     )
     .label("duplicate"),
-    select(func.count())
-    .where(
-        comments.c.site_id == _SITE,
+    _bounded_count(
         comments.c.author_email_key == _EMAIL,
         comments.c.created_at >= bindparam("since"),
-    )
-    .scalar_subquery()
-    .label("recent_by_email"),
-    select(func.count())
-    .where(
-        comments.c.site_id == _SITE,
+        comments.c.is_test == false(),
+    ).label("recent_by_email"),
+    _bounded_count(
         comments.c.user_ip == bindparam("ip"),
         comments.c.created_at >= bindparam("since"),
-    )
-    .scalar_subquery()
-    .label("recent_by_ip"),
+        comments.c.is_test == false(),
+    ).label("recent_by_ip"),
     exists()
     .where(
         comments.c.site_id == _SITE,
         comments.c.author_email_key == _EMAIL,
         comments.c.status == CommentStatus.APPROVED.value,
+        comments.c.is_test == false(),
     )
     .label("approved"),
 )
@@ -260,6 +276,12 @@ class Store:
     def __init__(self, engine: Engine, *, key_cache_seconds: float = 2.0) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        database = engine.url.database if self.dialect == "sqlite" else None
+        self._write_lock = (
+            WriteLock(Path(f"{database}.writelock"))
+            if database and database != ":memory:"
+            else None
+        )
         self.key_cache_seconds = key_cache_seconds
         self._key_cache: dict[str, tuple[float, Site | None]] = {}
         self._key_lock = threading.Lock()
@@ -267,7 +289,11 @@ class Store:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         try:
-            with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
+            with (
+                self._write_lock.held() if self._write_lock else nullcontext(),
+                self.engine.connect().execution_options(immediate=True) as conn,
+                conn.begin(),
+            ):
                 yield conn
         except IntegrityError:
             raise
@@ -589,6 +615,7 @@ class Store:
                     [{"term": e.term, "weight": round(e.weight, 4)} for e in decision.evidence]
                 ),
                 "model_version": item.model_version,
+                "is_test": item.is_test,
             },
         )
         return StoredCheck(
@@ -610,3 +637,475 @@ class Store:
         data["reasons"] = json.loads(data["reasons"])
         data["evidence"] = json.loads(data["evidence"])
         return data
+
+    # Akismet-compatible API: keys in Akismet's shape, training labels, monthly usage
+
+    def add_akismet_key(self, site_name: str) -> str:
+        """A new key for a site in Akismet's shape (12 lowercase hex characters), returned once.
+
+        The WordPress plugin accepts no other shape. Such a key works in both APIs; it carries
+        48 random bits, as Akismet's own keys do, where a `mod_` key carries 256.
+        """
+        for _ in range(5):
+            key = secrets.token_hex(6)
+            try:
+                with self._write() as conn:
+                    site_id = conn.execute(
+                        select(sites.c.id).where(sites.c.name == site_name)
+                    ).scalar()
+                    if site_id is None:
+                        raise NotFoundError(f"no site named {site_name!r}")
+                    conn.execute(
+                        insert(site_keys).values(
+                            site_id=site_id,
+                            key_hash=hash_key(key),
+                            prefix=key[:10],
+                            created_at=datetime.now(UTC),
+                        )
+                    )
+            except IntegrityError:
+                continue  # the same 48 bits drawn twice: draw again
+            return key
+        raise StoreError("could not draw an unused key; try again")
+
+    def record_label(
+        self,
+        site: Site,
+        comment: Comment,
+        label: Label,
+        *,
+        source: str,
+        now: datetime,
+        guid: str = "",
+    ) -> str | None:
+        """Label a stored comment for training; returns its id, or None when none matched.
+
+        The comment is the one `guid` names, else the latest with the same content, author name
+        and email; a later label replaces an earlier one. A correction of a test comment is
+        dropped. One that matches no stored comment is kept as a labelled sample instead (unless
+        it has no content to learn from).
+        """
+        with self._write() as conn:
+            match = None
+            if len(guid) == 36:  # a stored id is a UUID; anything else names none
+                match = conn.execute(
+                    select(comments.c.id, comments.c.is_test).where(
+                        comments.c.site_id == site.id, comments.c.id == guid
+                    )
+                ).first()
+            if match is None and comment.content.strip():
+                match = conn.execute(
+                    select(comments.c.id, comments.c.is_test)
+                    .where(
+                        comments.c.site_id == site.id,
+                        comments.c.content_hash == content_hash(comment.content),
+                        comments.c.author_email_key == email_key(comment.author_email),
+                        comments.c.author_name == comment.author_name,
+                    )
+                    .order_by(comments.c.created_at.desc())
+                    .limit(1)
+                ).first()
+            if match is not None:
+                if match.is_test:
+                    return None  # test traffic is never learned from
+                conn.execute(
+                    comments.update()
+                    .where(comments.c.id == match.id)
+                    .values(label=label.value, label_source=source, labelled_at=now)
+                )
+                return str(match.id)
+            if comment.content.strip():
+                conn.execute(
+                    insert(labelled_samples).values(
+                        id=str(uuid.uuid4()),
+                        site_id=site.id,
+                        label=label.value,
+                        label_source=source,
+                        created_at=now,
+                        guid=guid if len(guid) <= 200 else "",
+                        content=comment.content,
+                        author_name=comment.author_name,
+                        author_email=comment.author_email,
+                        author_url=comment.author_url,
+                        permalink=comment.permalink,
+                        user_ip=comment.user_ip,
+                        user_agent=comment.user_agent,
+                    )
+                )
+            return None
+
+    def labelled_samples(self, site_id: int) -> list[dict[str, Any]]:
+        """A site's labelled samples (corrections that matched no stored comment), oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(labelled_samples)
+                .where(labelled_samples.c.site_id == site_id)
+                .order_by(labelled_samples.c.created_at)
+            ).all()
+        out = []
+        for row in rows:
+            data = dict(row._mapping)
+            data["created_at"] = _utc(data["created_at"])
+            out.append(data)
+        return out
+
+    def monthly_usage(self, site_id: int, start: datetime, end: datetime) -> Usage:
+        """A site's checks and corrections from `start` (inclusive) to `end`, test traffic left out.
+
+        Calls, spam and ham count the checks made in the period, by the answer Akismet's protocol
+        gives (spam and reject answer `true`); missed spam and false positives count the labels
+        given in the period that contradict that answer.
+        """
+        answered_true = comments.c.verdict.in_([Verdict.SPAM.value, Verdict.REJECT.value])
+        checked = select(
+            func.count(),
+            func.coalesce(func.sum(case((answered_true, 1), else_=0)), 0),
+        ).where(
+            comments.c.site_id == site_id,
+            comments.c.created_at >= start,
+            comments.c.created_at < end,
+            comments.c.is_test == false(),
+        )
+        corrected = select(
+            func.coalesce(
+                func.sum(
+                    case((and_(comments.c.label == Label.SPAM.value, ~answered_true), 1), else_=0)
+                ),
+                0,
+            ),
+            func.coalesce(
+                func.sum(
+                    case((and_(comments.c.label == Label.HAM.value, answered_true), 1), else_=0)
+                ),
+                0,
+            ),
+        ).where(
+            comments.c.site_id == site_id,
+            comments.c.labelled_at.is_not(None),
+            comments.c.labelled_at >= start,
+            comments.c.labelled_at < end,
+            comments.c.is_test == false(),
+        )
+        with self._read() as conn:
+            calls, spam = conn.execute(checked).one()
+            missed, false_positives = conn.execute(corrected).one()
+        return Usage(
+            api_calls=int(calls),
+            spam=int(spam),
+            ham=int(calls) - int(spam),
+            missed_spam=int(missed),
+            false_positives=int(false_positives),
+        )
+
+    # Publishing: the public feed's salt and read token, approved comments, forgetting authors
+
+    @cached_property
+    def _publishing(self) -> _PublishingCache:
+        return _PublishingCache()
+
+    def avatar_salt(self, site_id: int) -> str:
+        """The site's secret salt for avatar hashes, made on first use; it never changes."""
+        cache = self._publishing
+        salt = cache.salts.get(site_id)
+        if salt is None:
+            salt = self._publishing_row(site_id).avatar_salt
+            cache.salts[site_id] = salt
+        return salt
+
+    def _publishing_row(self, site_id: int) -> Any:
+        query = select(site_publishing).where(site_publishing.c.site_id == site_id)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is not None:
+            return row
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    insert(site_publishing).values(
+                        site_id=site_id,
+                        avatar_salt=secrets.token_hex(32),
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError:
+            pass  # made at the same moment by another request: read that one
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFoundError("no such site")
+        return row
+
+    def public_token(self, site_name: str, *, rotate: bool = False) -> str:
+        """The site's public read token, made if it has none (or replaced, with `rotate`).
+
+        The token is safe to put in a page: it reads a post's approved comments and nothing
+        else. A replaced token stops working at once in this process, within
+        `key_cache_seconds` in others.
+        """
+        site = self.get_site(site_name)
+        current = self._publishing_row(site.id).public_token
+        if current and not rotate:
+            return str(current)
+        token = new_public_token()
+        with self._write() as conn:
+            conn.execute(
+                site_publishing.update()
+                .where(site_publishing.c.site_id == site.id)
+                .values(public_token=token, token_created_at=datetime.now(UTC))
+            )
+        self._publishing.tokens.clear()
+        return token
+
+    def revoke_public_token(self, site_name: str) -> bool:
+        """Remove the site's public read token; whether it had one. The site key still reads."""
+        site = self.get_site(site_name)
+        with self._write() as conn:
+            result = conn.execute(
+                site_publishing.update()
+                .where(
+                    site_publishing.c.site_id == site.id,
+                    site_publishing.c.public_token.is_not(None),
+                )
+                .values(public_token=None, token_created_at=None)
+            )
+        self._publishing.tokens.clear()
+        return bool(result.rowcount)
+
+    def set_site_url(self, name: str, url: str) -> None:
+        """Change a site's address (its origin is the one whose pages may read the feed)."""
+        self._key_cache.clear()
+        self._publishing.tokens.clear()
+        with self._write() as conn:
+            result = conn.execute(sites.update().where(sites.c.name == name).values(url=url))
+            if result.rowcount == 0:
+                raise NotFoundError(f"no site named {name!r}")
+
+    def site_for_public_token(self, token: str) -> Site | None:
+        """The site a public read token belongs to, or None (answers kept `key_cache_seconds`)."""
+        if not token.startswith(PUBLIC_TOKEN_PREFIX) or len(token) > 64:
+            return None
+        cache = self._publishing
+        cached = cache.tokens.get(token)
+        if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
+            return cached[1]
+        with cache.lock:
+            cached = cache.tokens.get(token)
+            if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
+                return cached[1]
+            with self._read() as conn:
+                row = conn.execute(
+                    select(site_publishing.c.public_token, sites)
+                    .join(sites, sites.c.id == site_publishing.c.site_id)
+                    .where(site_publishing.c.public_token == token)
+                ).first()
+            site = None
+            if row is not None and hmac.compare_digest(row.public_token, token):
+                site = self._site(row)
+            if len(cache.tokens) >= _KEY_CACHE_SIZE:
+                cache.tokens.clear()
+            cache.tokens[token] = (time.monotonic(), site)
+        return site
+
+    def approved_comments(self, site_id: int, post_id: str) -> list[StoredComment]:
+        """The approved comments of one post of a site, oldest first: never any other status."""
+        query = (
+            select(
+                comments.c.id,
+                comments.c.external_id,
+                comments.c.parent_id,
+                comments.c.author_name,
+                comments.c.author_email,
+                comments.c.author_url,
+                comments.c.content,
+                comments.c.created_at,
+            )
+            .where(
+                comments.c.site_id == site_id,
+                comments.c.post_id == post_id,
+                comments.c.status == CommentStatus.APPROVED.value,
+            )
+            .order_by(comments.c.created_at, comments.c.id)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            StoredComment(
+                id=row.id,
+                external_id=row.external_id or "",
+                parent_id=row.parent_id,
+                author_name=row.author_name,
+                author_email=row.author_email,
+                author_url=row.author_url,
+                content=row.content,
+                created_at=_utc(row.created_at) or datetime.now(UTC),
+            )
+            for row in rows
+        ]
+
+    def forget_author(
+        self, email: str, *, site_id: int | None = None, dry_run: bool = False
+    ) -> list[ForgetReport]:
+        """Erase an author: their comments and samples, and their address in any other text.
+
+        Comments and labelled samples sent with this address (compared as `email_keys` does)
+        are deleted, with their IP, user agent and everything else. In every other comment and
+        sample of the site(s), each appearance of the address, in any form `find_emails`
+        recognises, is replaced by the redaction placeholder in the name, web address, text,
+        user agent and referrer; the rest of those texts stays as it was. Every site, or the
+        one given; with `dry_run` nothing changes and the counts say what would. Raises
+        `AddressError` for something that is not an email address.
+        """
+        key = address_key(email)
+        keys = sorted(email_keys(email))
+        query = select(sites.c.id, sites.c.name).order_by(sites.c.name)
+        if site_id is not None:
+            query = query.where(sites.c.id == site_id)
+        with self._read() as conn:
+            targets = conn.execute(query).all()
+        return [self._forget_in_site(row.id, row.name, key, keys, dry_run) for row in targets]
+
+    def _forget_in_site(
+        self, site_id: int, site_name: str, key: str, keys: list[str], dry_run: bool
+    ) -> ForgetReport:
+        # The mentions are looked for outside any write transaction (a scan of every text of
+        # the site, which must not hold the SQLite write lock); the deletions and the edits
+        # then happen in one transaction.
+        own_comment = and_(comments.c.site_id == site_id, comments.c.author_email_key.in_(keys))
+        comment_edits = self._scan_mentions(
+            comments,
+            (comments.c.site_id == site_id, ~comments.c.author_email_key.in_(keys)),
+            _FORGET_COMMENT_COLUMNS,
+            key,
+        )
+        sample_rows = self._read_all(
+            select(labelled_samples.c.id, labelled_samples.c.author_email).where(
+                labelled_samples.c.site_id == site_id, labelled_samples.c.author_email != ""
+            )
+        )
+        own_samples = sorted(r.id for r in sample_rows if email_key(r.author_email) in keys)
+        sample_edits = self._scan_mentions(
+            labelled_samples,
+            (labelled_samples.c.site_id == site_id,),
+            _FORGET_SAMPLE_COLUMNS,
+            key,
+            skip=set(own_samples),
+        )
+        if dry_run:
+            deleted = int(
+                self._read_all(select(func.count()).select_from(comments).where(own_comment))[0][0]
+            )
+            return ForgetReport(
+                site_name, deleted, len(comment_edits), len(own_samples), len(sample_edits)
+            )
+        with self._write() as conn:
+            deleted = int(conn.execute(comments.delete().where(own_comment)).rowcount)
+            for comment_id, values in comment_edits.items():
+                if "content" in values:
+                    values["content_hash"] = content_hash(values["content"])
+                conn.execute(comments.update().where(comments.c.id == comment_id).values(values))
+            samples_deleted = 0
+            for start in range(0, len(own_samples), 500):
+                chunk = own_samples[start : start + 500]
+                samples_deleted += int(
+                    conn.execute(
+                        labelled_samples.delete().where(labelled_samples.c.id.in_(chunk))
+                    ).rowcount
+                )
+            for sample_id, values in sample_edits.items():
+                conn.execute(
+                    labelled_samples.update()
+                    .where(labelled_samples.c.id == sample_id)
+                    .values(values)
+                )
+        return ForgetReport(
+            site_name, deleted, len(comment_edits), samples_deleted, len(sample_edits)
+        )
+
+    def _read_all(self, query: Any) -> list[Any]:
+        with self._read() as conn:
+            return list(conn.execute(query).all())
+
+    def _scan_mentions(
+        self,
+        table: Any,
+        where: tuple[Any, ...],
+        columns: tuple[str, ...],
+        key: str,
+        *,
+        skip: set[str] | None = None,
+    ) -> dict[str, dict[str, str]]:
+        """Rows whose texts mention the address: their id and the columns with it erased."""
+        edits: dict[str, dict[str, str]] = {}
+        last = ""
+        while True:
+            batch = self._read_all(
+                select(table.c.id, *(table.c[name] for name in columns))
+                .where(*where, table.c.id > last)
+                .order_by(table.c.id)
+                .limit(_FORGET_BATCH)
+            )
+            for row in batch:
+                if skip and row.id in skip:
+                    continue
+                values = {}
+                for name in columns:
+                    erased = erase_address(row._mapping[name] or "", key)
+                    if erased.count:
+                        values[name] = erased.text
+                if values:
+                    edits[row.id] = values
+            if len(batch) < _FORGET_BATCH:
+                return edits
+            last = batch[-1].id
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A site's counts for a period, in the terms of Akismet's usage reports."""
+
+    api_calls: int
+    spam: int
+    ham: int
+    missed_spam: int
+    false_positives: int
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetReport:
+    """What forgetting an author removed from one site."""
+
+    site: str
+    comments_deleted: int
+    comments_redacted: int
+    samples_deleted: int
+    samples_redacted: int
+
+    @property
+    def total(self) -> int:
+        """Rows deleted or edited."""
+        return (
+            self.comments_deleted
+            + self.comments_redacted
+            + self.samples_deleted
+            + self.samples_redacted
+        )
+
+
+class _PublishingCache:
+    """Per store: avatar salts (they never change) and recent public-token lookups."""
+
+    def __init__(self) -> None:
+        self.salts: dict[int, str] = {}
+        self.tokens: dict[str, tuple[float, Site | None]] = {}
+        self.lock = threading.Lock()
+
+
+PUBLIC_TOKEN_PREFIX = "pub_"  # noqa: S105 - a prefix, not a secret
+_FORGET_BATCH = 500
+_FORGET_COMMENT_COLUMNS = ("author_name", "author_url", "content", "user_agent", "referrer")
+_FORGET_SAMPLE_COLUMNS = ("author_name", "author_url", "content", "user_agent")
+
+
+def new_public_token() -> str:
+    """A fresh public read token (192 random bits; public, but not guessable)."""
+    return PUBLIC_TOKEN_PREFIX + secrets.token_urlsafe(24)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,14 +15,26 @@ def _too_large_body(limit: int) -> bytes:
 
 
 class BodySizeLimit:
-    """ASGI middleware: 413 for a declared or streamed body over `limit` bytes."""
+    """ASGI middleware: 413 for a declared or streamed body over `limit` bytes.
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    `limits` gives other limits to the paths under some prefixes (the longest prefix wins).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, limit: int, limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.limits = sorted((limits or {}).items(), key=lambda item: -len(item[0]))
 
-    async def _refuse(self, send: Send) -> None:
-        body = _too_large_body(self.limit)
+    def _limit_for(self, path: str) -> int:
+        for prefix, limit in self.limits:
+            if path.startswith(prefix):
+                return limit
+        return self.limit
+
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = _too_large_body(limit)
         await send(
             {
                 "type": "http.response.start",
@@ -39,14 +52,15 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit_for(scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = self.limit + 1
-                if declared > self.limit:
-                    await self._refuse(send)
+                    declared = limit + 1
+                if declared > limit:
+                    await self._refuse(send, limit)
                     return
         received = 0
         started = False
@@ -59,12 +73,12 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     # Answer now and tell the app the client left: whatever it does with that
                     # (FastAPI turns a failed body read into a 400) is dropped below.
                     refused = True
                     if not started:
-                        await self._refuse(send)
+                        await self._refuse(send, limit)
                     return {"type": "http.disconnect"}
             return message
 

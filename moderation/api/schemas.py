@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from moderation.domain import Comment, Decision
+from moderation.domain import Comment, Decision, post_key
 
 MAX_CONTENT_CHARS = 65_536
 
@@ -86,7 +86,7 @@ class CommentIn(BaseModel):
             author_name=self.author_name,
             author_email=self.author_email,
             author_url=self.author_url,
-            post_id=self.post_id or self.permalink,
+            post_id=post_key(self.post_id, self.permalink),
             permalink=self.permalink,
             user_ip=self.user_ip,
             user_agent=self.user_agent,

@@ -151,3 +151,15 @@ def test_openapi_docs_are_served(service: Service) -> None:
     assert service.client.get("/docs").status_code == 200
     paths = service.client.get("/openapi.json").json()["paths"]
     assert "/v1/comments/check" in paths
+
+
+def test_long_permalink_without_post_id_is_accepted(service: Service) -> None:
+    permalink = "https://blog.example/" + "very-long-slug-" * 120
+    body = {k: v for k, v in HAM.items() if k != "post_id"} | {"permalink": permalink}
+    first = check(service, body)
+    assert first.status_code == 201, first.text
+    again = check(service, body).json()
+    assert again["verdict"] == "reject"
+    assert again["reasons"][0]["code"] == "duplicate"
+    stored = service.store.get_comment(service.store.get_site("blog").id, first.json()["id"])
+    assert stored["permalink"] == permalink
