@@ -270,6 +270,43 @@ def _lock_key(*parts: object) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+class _SiteCache:
+    """Site lookups (by key hash or token) kept for `seconds`, one database query at a time."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._entries: dict[str, tuple[float, Site | None]] = {}
+        self._lock = threading.Lock()
+
+    def peek(self, key: str) -> Site | Literal[False] | None:
+        """The fresh cached answer, or False when there is none."""
+        entry = self._entries.get(key)
+        if entry is not None and time.monotonic() - entry[0] < self.seconds:
+            return entry[1]
+        return False
+
+    def get(self, key: str, fetch: Callable[[], Site | None]) -> Site | None:
+        """The cached answer, else `fetch()`'s, which is then kept."""
+        found = self.peek(key)
+        if found is not False:
+            return found
+        # One lookup at a time: when an entry expires under load, the requests that find it
+        # stale wait for one query instead of each opening a connection for the same row.
+        with self._lock:
+            found = self.peek(key)
+            if found is not False:
+                return found
+            site = fetch()
+            if len(self._entries) >= _KEY_CACHE_SIZE:
+                self._entries.clear()  # a flood of unknown keys must not grow memory
+            self._entries[key] = (time.monotonic(), site)
+            return site
+
+    def clear(self) -> None:
+        """Forget every answer (after a key, token or site changed)."""
+        self._entries.clear()
+
+
 class Store:
     """Sites, keys and checked comments."""
 
@@ -283,8 +320,7 @@ class Store:
             else None
         )
         self.key_cache_seconds = key_cache_seconds
-        self._key_cache: dict[str, tuple[float, Site | None]] = {}
-        self._key_lock = threading.Lock()
+        self._key_cache = _SiteCache(key_cache_seconds)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -379,10 +415,7 @@ class Store:
 
     def cached_site_for_key(self, key: str) -> Site | Literal[False] | None:
         """The cached answer of `site_for_key`, or False when the cache cannot tell."""
-        cached = self._key_cache.get(hash_key(key))
-        if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
-            return cached[1]
-        return False
+        return self._key_cache.peek(hash_key(key))
 
     def site_for_key(self, key: str) -> Site | None:
         """The site a live API key belongs to, or None.
@@ -391,26 +424,17 @@ class Store:
         another process takes effect within that time (at once in this process).
         """
         wanted = hash_key(key)
-        cached = self._key_cache.get(wanted)
-        if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
-            return cached[1]
-        # One lookup at a time: when an entry expires under load, the requests that find it
-        # stale wait for one query instead of each opening a connection for the same row.
-        with self._key_lock:
-            cached = self._key_cache.get(wanted)
-            if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
-                return cached[1]
+
+        def fetch() -> Site | None:
             with self._read() as conn:
                 row = conn.execute(_SITE_BY_KEY, {"key_hash": wanted}).first()
             # The lookup is by hash, so timing reveals nothing of the key; the constant-time
             # comparison guards against a collation or index that matched loosely.
-            site = None
             if row is not None and hmac.compare_digest(row.key_hash, wanted):
-                site = self._site(row)
-            if len(self._key_cache) >= _KEY_CACHE_SIZE:
-                self._key_cache.clear()
-            self._key_cache[wanted] = (time.monotonic(), site)
-        return site
+                return self._site(row)
+            return None
+
+        return self._key_cache.get(wanted, fetch)
 
     def _site(self, row: Any) -> Site:
         return Site(
@@ -801,7 +825,7 @@ class Store:
 
     @cached_property
     def _publishing(self) -> _PublishingCache:
-        return _PublishingCache()
+        return _PublishingCache(self.key_cache_seconds)
 
     def avatar_salt(self, site_id: int) -> str:
         """The site's secret salt for avatar hashes, made on first use; it never changes."""
@@ -884,27 +908,19 @@ class Store:
         """The site a public read token belongs to, or None (answers kept `key_cache_seconds`)."""
         if not token.startswith(PUBLIC_TOKEN_PREFIX) or len(token) > 64:
             return None
-        cache = self._publishing
-        cached = cache.tokens.get(token)
-        if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
-            return cached[1]
-        with cache.lock:
-            cached = cache.tokens.get(token)
-            if cached is not None and time.monotonic() - cached[0] < self.key_cache_seconds:
-                return cached[1]
+
+        def fetch() -> Site | None:
             with self._read() as conn:
                 row = conn.execute(
                     select(site_publishing.c.public_token, sites)
                     .join(sites, sites.c.id == site_publishing.c.site_id)
                     .where(site_publishing.c.public_token == token)
                 ).first()
-            site = None
             if row is not None and hmac.compare_digest(row.public_token, token):
-                site = self._site(row)
-            if len(cache.tokens) >= _KEY_CACHE_SIZE:
-                cache.tokens.clear()
-            cache.tokens[token] = (time.monotonic(), site)
-        return site
+                return self._site(row)
+            return None
+
+        return self._publishing.tokens.get(token, fetch)
 
     def approved_comments(self, site_id: int, post_id: str) -> list[StoredComment]:
         """The approved comments of one post of a site, oldest first: never any other status."""
@@ -1094,10 +1110,9 @@ class ForgetReport:
 class _PublishingCache:
     """Per store: avatar salts (they never change) and recent public-token lookups."""
 
-    def __init__(self) -> None:
+    def __init__(self, token_seconds: float) -> None:
         self.salts: dict[int, str] = {}
-        self.tokens: dict[str, tuple[float, Site | None]] = {}
-        self.lock = threading.Lock()
+        self.tokens = _SiteCache(token_seconds)
 
 
 PUBLIC_TOKEN_PREFIX = "pub_"  # noqa: S105 - a prefix, not a secret
