@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
 from moderation import artifacts
@@ -25,7 +24,6 @@ class LiveModel:
         self.check_every = check_every
         self._lock = threading.Lock()
         self._model = artifacts.load_current(models_dir)
-        self._checked_at = time.monotonic()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         if watch:
@@ -59,7 +57,6 @@ class LiveModel:
         A version that fails verification is logged and refused: the live model keeps serving.
         """
         with self._lock:
-            self._checked_at = time.monotonic()
             try:
                 version = artifacts.current_version(self.models_dir)
                 if version == self._model.version:
