@@ -25,7 +25,7 @@ from moderation.domain import Label
 from moderation.policy import SitePolicy
 from moderation.store import Store, make_engine, migrate
 from tests.conftest import MODELS_DIR, ROOT
-from tests.test_serve import free_port
+from tests.servers import free_port
 
 BLOG = "https://blog.example"
 HAM: akismet.AkismetArguments = {

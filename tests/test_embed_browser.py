@@ -7,18 +7,14 @@ the API of a `moderation serve` process, and everything is checked in the page i
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +34,7 @@ from tests.publishing_cases import (
     XSS_URL,
     address_leaks,
 )
+from tests.servers import call, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -84,25 +81,6 @@ def csp(api: str) -> str:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def request(url: str, body: dict[str, Any] | None = None, key: str = "") -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    req.add_header("Content-Type", "application/json")
-    if key:
-        req.add_header("Authorization", f"Bearer {key}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
 class _Blog(BaseHTTPRequestHandler):
     page = b""
     csp = ""
@@ -140,7 +118,7 @@ def cli(env: dict[str, str], *args: str) -> str:
 def check(api: str, key: str, **fields: Any) -> dict[str, Any]:
     body = {"post_id": "the-vote", "author_name": "Reader", "author_email": "r@example.net",
             "content": "A fair summary of the meeting.", **fields}  # fmt: skip
-    status, answer = request(api + "/v1/comments/check", body, key)
+    status, answer = call(api + "/v1/comments/check", body, key)
     assert status == 201, answer
     result: dict[str, Any] = answer
     return result
@@ -180,7 +158,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if request(api + "/healthz")[0] == 200:
+                if call(api + "/healthz")[0] == 200:
                     break
             except OSError:
                 time.sleep(0.2)
