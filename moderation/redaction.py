@@ -70,6 +70,8 @@ from dataclasses import dataclass
 from itertools import accumulate, compress, repeat
 from typing import TypeAlias
 
+from moderation.tlds import COUNTRY_CODES
+
 __all__ = [
     "ANCHORED",
     "DEFAULT_PLACEHOLDER",
@@ -101,14 +103,6 @@ class Match:
 _TLD_SOURCE = """
 com net org edu gov mil int info biz name pro aero coop museum mobi asia tel travel jobs cat post
 xxx arpa
-ac ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bm bn bo br bs bt
-bw by bz ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg er
-es et eu fi fj fk fm fo fr ga gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk hm hn hr ht
-hu id ie il im in io iq ir is it je jm jo jp ke kg kh ki km kn kp kr kw ky kz la lb lc li lk lr
-ls lt lu lv ly ma mc md me mg mh mk ml mm mn mo mp mq mr ms mt mu mv mw mx my mz na nc ne nf ng
-ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw py qa re ro rs ru rw sa sb sc sd
-se sg sh si sk sl sm sn so sr ss st su sv sx sy sz tc td tf tg th tj tk tl tm tn to tr tt tv tw
-tz ua ug uk us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw
 academy accountant accountants actor adult agency airforce amsterdam apartments app archi army art
 associates attorney auction audio auto autos baby band bank bar barcelona bargains bayern beer
 berlin best bet bid bike bingo bio black blackfriday blog blue boats boutique brussels build
@@ -156,7 +150,7 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-TLDS: frozenset[str] = _words(_TLD_SOURCE)
+TLDS: frozenset[str] = COUNTRY_CODES | _words(_TLD_SOURCE)
 
 # Names that follow a dot in file names, not in mail domains: `logo@2x.png` is not an address.
 # A real ccTLD that is also an extension (py, md, sh, rs...) stays accepted.
