@@ -55,6 +55,31 @@ class ReasonCode(StrEnum):
     # email are always spam.
     TRUSTED_ROLE = "trusted_role"
     AKISMET_TEST_SPAM = "akismet_test_spam"
+    # Reputation: moderators recently marked this IP, email or link domain as spam, or approved
+    # this author.
+    REPUTATION_SPAM = "reputation_spam"
+    REPUTATION_HAM = "reputation_ham"
+
+
+class CommentStatus(StrEnum):
+    """Where a stored comment stands."""
+
+    APPROVED = "approved"
+    PENDING = "pending"
+    SPAM = "spam"
+    REJECTED = "rejected"
+    TRASH = "trash"
+
+
+class ModerationAction(StrEnum):
+    """What a moderator can do to a comment; every action is recorded in its history."""
+
+    APPROVE = "approve"
+    SPAM = "spam"  # mark spam: labelled spam for training
+    HAM = "ham"  # mark not spam: approved and labelled ham
+    TRASH = "trash"
+    DELETE = "delete"  # delete forever: the comment goes, its history stays
+    UNDO = "undo"  # restore the status and label before the last action
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,3 +143,126 @@ Index(
     comments.c.status,
     comments.c.created_at,
 )
+
+# Moderation queue (issue: moderators review what the service held or called spam).
+# When a comment last changed status, by whom: purge ages trash by it.
+comments.append_column(Column("status_changed_at", DateTime(timezone=True), nullable=True))
+comments.append_column(Column("moderated_by", String(200), nullable=True))
+
+# A site's webhook: called on every status change with a body signed by the secret.
+sites.append_column(Column("webhook_url", String(2000), nullable=False, server_default=""))
+sites.append_column(Column("webhook_secret", String(64), nullable=True))
+
+# Moderator accounts, separate from site keys. An admin sees every site; anyone else sees only
+# the sites granted in moderator_sites.
+moderators = Table(
+    "moderators",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+)
+
+moderator_sites = Table(
+    "moderator_sites",
+    metadata,
+    Column(
+        "moderator_id",
+        Integer,
+        ForeignKey("moderators.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# API tokens of moderators (Authorization: Bearer), stored hashed like site keys.
+moderator_tokens = Table(
+    "moderator_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "moderator_id", Integer, ForeignKey("moderators.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("label", String(200), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+# Web page sessions: the cookie holds a random id, the table its hash and the CSRF token.
+moderator_sessions = Table(
+    "moderator_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column(
+        "moderator_id", Integer, ForeignKey("moderators.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_moderator_sessions_expires", "expires_at"),
+)
+
+# The append-only history of every status change. comment_id is not a foreign key: the record
+# of a comment deleted forever outlives the comment.
+comment_events = Table(
+    "comment_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("comment_id", String(36), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("moderator_id", Integer, nullable=True),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("from_label", String(8), nullable=True),
+    Column("to_label", String(8), nullable=True),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_comment_events_comment", "comment_id", "id"),
+    Index("ix_comment_events_site_created", "site_id", "created_at"),
+)
+
+# Reputation (Antispam Bee's local spam database): the IP, email and link domains of a comment
+# a moderator labelled, so that new comments from them lean the same way for a while.
+reputation_marks = Table(
+    "reputation_marks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("value", String(500), nullable=False),
+    Column("label", String(8), nullable=False),
+    Column("comment_id", String(36), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_reputation_marks_lookup", "site_id", "kind", "value", "created_at"),
+    Index("ix_reputation_marks_comment", "comment_id"),
+)
+
+# Webhook calls owed to the blogs: written in the transaction that changes a status, sent by a
+# background sender, retried with backoff; the admin sees every attempt's outcome.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("comment_id", String(36), nullable=False),
+    Column("event_id", Integer, nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_webhook_deliveries_site_created", "site_id", "created_at"),
+)

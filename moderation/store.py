@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -41,7 +40,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
 
-from moderation.domain import Comment, Decision, Evidence, Label, Reason, ReasonCode, Verdict
+from moderation.domain import (
+    Comment,
+    CommentStatus,
+    Decision,
+    Evidence,
+    Label,
+    Reason,
+    ReasonCode,
+    Verdict,
+)
 from moderation.erasure import address_key, email_keys, erase_address
 from moderation.policy import SitePolicy
 from moderation.publishing import StoredComment
@@ -64,16 +72,6 @@ class NotFoundError(StoreError):
 
 class ConflictError(StoreError):
     """The row would break a uniqueness rule (a site name already taken, say)."""
-
-
-class CommentStatus(StrEnum):
-    """Where a stored comment stands."""
-
-    APPROVED = "approved"
-    PENDING = "pending"
-    SPAM = "spam"
-    REJECTED = "rejected"
-    TRASH = "trash"
 
 
 STATUS_OF_VERDICT = {
@@ -323,7 +321,7 @@ class Store:
         self._key_cache = _SiteCache(key_cache_seconds)
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
         try:
             with (
                 self._write_lock.held() if self._write_lock else nullcontext(),
@@ -337,7 +335,7 @@ class Store:
             raise StoreError(f"database error: {exc.orig}") from exc
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Connection]:
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -347,7 +345,7 @@ class Store:
     def ping(self) -> bool:
         """Whether the database answers a trivial query."""
         try:
-            with self._read() as conn:
+            with self.reading() as conn:
                 conn.execute(text("SELECT 1"))
         except StoreError:
             return False
@@ -357,7 +355,7 @@ class Store:
 
     def count_sites(self) -> int:
         """How many sites exist."""
-        with self._read() as conn:
+        with self.reading() as conn:
             return int(conn.execute(select(func.count()).select_from(sites)).scalar_one())
 
     def create_site(
@@ -368,7 +366,7 @@ class Store:
         policy = policy or SitePolicy()
         key = new_key()
         try:
-            with self._write() as conn:
+            with self.writing() as conn:
                 site_id = conn.execute(
                     insert(sites)
                     .values(name=name, url=url, policy=json.dumps(policy.to_dict()), created_at=now)
@@ -386,7 +384,7 @@ class Store:
     def add_key(self, site_name: str) -> str:
         """A new API key for an existing site, returned once."""
         key = new_key()
-        with self._write() as conn:
+        with self.writing() as conn:
             site_id = conn.execute(select(sites.c.id).where(sites.c.name == site_name)).scalar()
             if site_id is None:
                 raise NotFoundError(f"no site named {site_name!r}")
@@ -405,7 +403,7 @@ class Store:
         if len(prefix) < 8:
             raise StoreError("give at least the first 8 characters of the key")
         self._key_cache.clear()
-        with self._write() as conn:
+        with self.writing() as conn:
             result = conn.execute(
                 site_keys.update()
                 .where(site_keys.c.prefix == prefix[:10], site_keys.c.revoked_at.is_(None))
@@ -426,7 +424,7 @@ class Store:
         wanted = hash_key(key)
 
         def fetch() -> Site | None:
-            with self._read() as conn:
+            with self.reading() as conn:
                 row = conn.execute(_SITE_BY_KEY, {"key_hash": wanted}).first()
             # The lookup is by hash, so timing reveals nothing of the key; the constant-time
             # comparison guards against a collation or index that matched loosely.
@@ -447,7 +445,7 @@ class Store:
 
     def get_site(self, name: str) -> Site:
         """A site by name."""
-        with self._read() as conn:
+        with self.reading() as conn:
             row = conn.execute(select(sites).where(sites.c.name == name)).first()
         if row is None:
             raise NotFoundError(f"no site named {name!r}")
@@ -461,7 +459,7 @@ class Store:
             .group_by(site_keys.c.site_id)
             .subquery()
         )
-        with self._read() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 select(sites, func.coalesce(live.c.n, 0).label("keys"))
                 .outerjoin(live, live.c.site_id == sites.c.id)
@@ -472,7 +470,7 @@ class Store:
     def set_policy(self, name: str, policy: SitePolicy) -> None:
         """Replace a site's policy."""
         self._key_cache.clear()
-        with self._write() as conn:
+        with self.writing() as conn:
             result = conn.execute(
                 sites.update()
                 .where(sites.c.name == name)
@@ -556,7 +554,7 @@ class Store:
         comment has its own savepoint: one that cannot be stored fails alone.
         """
         try:
-            with self._write() as conn:
+            with self.writing() as conn:
                 self._lock_authors(conn, items)
                 return [self._check_one(conn, item) for item in items]
         except IntegrityError:
@@ -567,7 +565,7 @@ class Store:
         results: list[StoredCheck | StoreError] = []
         for item in items:
             try:
-                with self._write() as conn:
+                with self.writing() as conn:
                     self._lock_authors(conn, [item])
                     results.append(self._check_one(conn, item))
             except IntegrityError:
@@ -590,7 +588,7 @@ class Store:
 
     def _after_conflict(self, item: PendingCheck) -> StoredCheck | StoreError:
         if item.comment.external_id:
-            with self._read() as conn:
+            with self.reading() as conn:
                 replay = self._replay(conn, item.site.id, item.comment.external_id)
             if replay is not None:
                 return replay
@@ -649,7 +647,7 @@ class Store:
 
     def get_comment(self, site_id: int, comment_id: str) -> dict[str, Any]:
         """One stored comment of a site, as a dict of its columns."""
-        with self._read() as conn:
+        with self.reading() as conn:
             row = conn.execute(
                 select(comments).where(comments.c.site_id == site_id, comments.c.id == comment_id)
             ).first()
@@ -673,7 +671,7 @@ class Store:
         for _ in range(5):
             key = secrets.token_hex(6)
             try:
-                with self._write() as conn:
+                with self.writing() as conn:
                     site_id = conn.execute(
                         select(sites.c.id).where(sites.c.name == site_name)
                     ).scalar()
@@ -709,7 +707,7 @@ class Store:
         dropped. One that matches no stored comment is kept as a labelled sample instead (unless
         it has no content to learn from).
         """
-        with self._write() as conn:
+        with self.writing() as conn:
             match = None
             if len(guid) == 36:  # a stored id is a UUID; anything else names none
                 match = conn.execute(
@@ -760,7 +758,7 @@ class Store:
 
     def labelled_samples(self, site_id: int) -> list[dict[str, Any]]:
         """A site's labelled samples (corrections that matched no stored comment), oldest first."""
-        with self._read() as conn:
+        with self.reading() as conn:
             rows = conn.execute(
                 select(labelled_samples)
                 .where(labelled_samples.c.site_id == site_id)
@@ -810,7 +808,7 @@ class Store:
             comments.c.labelled_at < end,
             comments.c.is_test == false(),
         )
-        with self._read() as conn:
+        with self.reading() as conn:
             calls, spam = conn.execute(checked).one()
             missed, false_positives = conn.execute(corrected).one()
         return Usage(
@@ -838,12 +836,12 @@ class Store:
 
     def _publishing_row(self, site_id: int) -> Any:
         query = select(site_publishing).where(site_publishing.c.site_id == site_id)
-        with self._read() as conn:
+        with self.reading() as conn:
             row = conn.execute(query).first()
         if row is not None:
             return row
         try:
-            with self._write() as conn:
+            with self.writing() as conn:
                 conn.execute(
                     insert(site_publishing).values(
                         site_id=site_id,
@@ -853,7 +851,7 @@ class Store:
                 )
         except IntegrityError:
             pass  # made at the same moment by another request: read that one
-        with self._read() as conn:
+        with self.reading() as conn:
             row = conn.execute(query).first()
         if row is None:
             raise NotFoundError("no such site")
@@ -871,7 +869,7 @@ class Store:
         if current and not rotate:
             return str(current)
         token = new_public_token()
-        with self._write() as conn:
+        with self.writing() as conn:
             conn.execute(
                 site_publishing.update()
                 .where(site_publishing.c.site_id == site.id)
@@ -883,7 +881,7 @@ class Store:
     def revoke_public_token(self, site_name: str) -> bool:
         """Remove the site's public read token; whether it had one. The site key still reads."""
         site = self.get_site(site_name)
-        with self._write() as conn:
+        with self.writing() as conn:
             result = conn.execute(
                 site_publishing.update()
                 .where(
@@ -899,7 +897,7 @@ class Store:
         """Change a site's address (its origin is the one whose pages may read the feed)."""
         self._key_cache.clear()
         self._publishing.tokens.clear()
-        with self._write() as conn:
+        with self.writing() as conn:
             result = conn.execute(sites.update().where(sites.c.name == name).values(url=url))
             if result.rowcount == 0:
                 raise NotFoundError(f"no site named {name!r}")
@@ -910,7 +908,7 @@ class Store:
             return None
 
         def fetch() -> Site | None:
-            with self._read() as conn:
+            with self.reading() as conn:
                 row = conn.execute(
                     select(site_publishing.c.public_token, sites)
                     .join(sites, sites.c.id == site_publishing.c.site_id)
@@ -942,7 +940,7 @@ class Store:
             )
             .order_by(comments.c.created_at, comments.c.id)
         )
-        with self._read() as conn:
+        with self.reading() as conn:
             rows = conn.execute(query).all()
         return [
             StoredComment(
@@ -976,7 +974,7 @@ class Store:
         query = select(sites.c.id, sites.c.name).order_by(sites.c.name)
         if site_id is not None:
             query = query.where(sites.c.id == site_id)
-        with self._read() as conn:
+        with self.reading() as conn:
             targets = conn.execute(query).all()
         return [self._forget_in_site(row.id, row.name, key, keys, dry_run) for row in targets]
 
@@ -1013,7 +1011,7 @@ class Store:
             return ForgetReport(
                 site_name, deleted, len(comment_edits), len(own_samples), len(sample_edits)
             )
-        with self._write() as conn:
+        with self.writing() as conn:
             deleted = int(conn.execute(comments.delete().where(own_comment)).rowcount)
             for comment_id, values in comment_edits.items():
                 if "content" in values:
@@ -1038,7 +1036,7 @@ class Store:
         )
 
     def _read_all(self, query: Any) -> list[Any]:
-        with self._read() as conn:
+        with self.reading() as conn:
             return list(conn.execute(query).all())
 
     def _scan_mentions(
