@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
+import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -21,6 +21,7 @@ from moderation.features import TextInput, document
 
 RANDOM_STATE = 42
 _EVIDENCE_TERMS = 8
+_SCORE_BATCH = 128
 # Words (with inner apostrophes and hyphens, as in "aujourd'hui"), and the symbols money and
 # contact spam leans on.
 _WORD_TOKENS = r"(?u)\b\w[\w'-]*\w\b|\b\w\b|[$€£%!?@]"
@@ -75,28 +76,41 @@ def build_pipeline(*, calibration_folds: int = 5) -> Pipeline:
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
-def _counted(terms: Any, vocabulary: dict[str, int]) -> tuple[Any, Any]:
-    """The known columns among `terms` and how often each occurs."""
-    # Counter counts in C, and map() asks the vocabulary in C: a Python loop over the few
-    # hundred n-grams of a comment would cost more than all the arithmetic.
-    counts = Counter(terms)
-    idx = np.fromiter(
-        map(vocabulary.get, counts.keys(), repeat(-1)), dtype=np.int64, count=len(counts)
-    )
-    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-    known = idx >= 0
-    return idx[known], tf[known]
-
-
 class _Columns:
-    """A vectorizer's analyzer and vocabulary: document -> (known columns, term counts)."""
+    """A vectorizer's analyzer and vocabulary: documents -> the known columns of their terms."""
 
     def __init__(self, vectorizer: TfidfVectorizer) -> None:
         self.analyzer = vectorizer.build_analyzer()
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
 
-    def __call__(self, doc: str) -> tuple[Any, Any]:
-        return _counted(self.analyzer(doc), self.vocabulary)
+    def one(self, doc: str) -> tuple[Any, Any]:
+        """The known columns of one document, in column order, and how often each occurs."""
+        # Counter counts in C, and map() asks the vocabulary in C: a Python loop over the few
+        # hundred n-grams of a comment would cost more than all the arithmetic.
+        counts = Counter(self.analyzer(doc))
+        idx = np.fromiter(
+            map(self.vocabulary.get, counts.keys(), repeat(-1)), dtype=np.int64, count=len(counts)
+        )
+        tf = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+        known = idx >= 0
+        idx, tf = idx[known], tf[known]
+        order = idx.argsort()
+        return idx[order], tf[order]
+
+    def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
+        """Every known column occurrence of `docs`: (document number, column), repeats kept."""
+        terms: list[str] = []
+        lengths = np.empty(len(docs), dtype=np.int64)
+        for i, doc in enumerate(docs):
+            found = self.analyzer(doc)
+            terms.extend(found)
+            lengths[i] = len(found)
+        idx = np.fromiter(
+            map(self.vocabulary.get, terms, repeat(-1)), dtype=np.int64, count=len(terms)
+        )
+        rows = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        known = idx >= 0
+        return rows[known], idx[known]
 
 
 class _CharWbColumns(_Columns):
@@ -128,11 +142,12 @@ class _CharWbColumns(_Columns):
         found = [self.vocabulary[g] for g in grams if g in self.vocabulary]
         return np.array(found, dtype=np.int64) if found else _EMPTY
 
-    def __call__(self, doc: str) -> tuple[Any, Any]:
+    def _columns_of_words(self, doc: str, parts: list[Any]) -> int:
+        """Append the columns of each word of `doc` to `parts`; return how many there are."""
         if self.lowercase:
             doc = doc.lower()
         words = self._words
-        parts = []
+        total = 0
         for word in doc.split():
             columns = words.get(word)
             if columns is None:
@@ -141,10 +156,22 @@ class _CharWbColumns(_Columns):
                     words.clear()  # a flood of unseen words must not grow memory unbounded
                 words[word] = columns
             parts.append(columns)
-        if not parts:
-            return _EMPTY, np.zeros(0)
-        idx, tf = np.unique(np.concatenate(parts), return_counts=True)
-        return idx, tf.astype(np.float64)
+            total += len(columns)
+        return total
+
+    def one(self, doc: str) -> tuple[Any, Any]:
+        parts: list[Any] = []
+        if not self._columns_of_words(doc, parts):
+            return _EMPTY, _EMPTY
+        return np.unique(np.concatenate(parts), return_counts=True)
+
+    def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
+        parts: list[Any] = []
+        lengths = np.fromiter(
+            (self._columns_of_words(doc, parts) for doc in docs), dtype=np.int64, count=len(docs)
+        )
+        idx = np.concatenate(parts) if parts else _EMPTY
+        return np.repeat(np.arange(len(docs), dtype=np.int64), lengths), idx
 
 
 def _columns_for(vectorizer: TfidfVectorizer) -> _Columns:
@@ -203,46 +230,114 @@ class _LeanScorer:
             )
             offset += size
 
-    def score(self, doc: str) -> Score:
+    def _score_one(self, doc: str) -> Score:
+        """`score_batch` of one document, without the batch's bookkeeping (a check's path)."""
         decision = self.intercept
-        contributions: list[Any] = []
-        names: list[Any] = []
-        for part in self.parts:
-            idx, tf = part.columns(doc)
+        all_values, all_columns, all_parts = [], [], []
+        for number, part in enumerate(self.parts):
+            idx, tf = part.columns.one(doc)
             if not len(idx):
                 continue
+            counts = tf.astype(np.float64)
             if part.sublinear_tf:
-                tf = 1.0 + np.log(tf)
-            values = tf * part.idf[idx]
-            # Not np.dot: a BLAS call on a short vector can wake BLAS threads, for nothing.
+                counts = 1.0 + np.log(counts)
+            values = counts * part.idf[idx]
             values /= math.sqrt(float((values * values).sum()))
             contribution = values * part.weights[idx]
             decision += float(contribution.sum())
-            contributions.append(contribution)
-            names.append((part.names, idx))
+            all_values.append(contribution)
+            all_columns.append(idx)
+            all_parts.append(np.full(len(idx), number, dtype=np.int64))
         probability = 1.0 / (1.0 + math.exp(min(700.0, self.a * decision + self.b)))
-        return Score(spam_probability=probability, evidence=_evidence(contributions, names))
+        if not all_values:
+            return Score(spam_probability=probability, evidence=())
+        values = np.concatenate(all_values)
+        evidence = _top_terms(
+            np.abs(values), values, np.concatenate(all_parts), np.concatenate(all_columns),
+            [part.names for part in self.parts],
+        )  # fmt: skip
+        return Score(spam_probability=probability, evidence=evidence)
+
+    def score_batch(self, docs: Sequence[str]) -> list[Score]:
+        """`score` of each document, with the arithmetic done once for the whole batch.
+
+        Per document, only the tokenising and the vocabulary lookups remain in Python; the
+        term counts, TF-IDF weighting, norms, dot products and evidence ranking are array
+        operations over every document at once.
+        """
+        n = len(docs)
+        if n == 0:
+            return []
+        if n == 1:
+            return [self._score_one(docs[0])]
+        decision = np.full(n, self.intercept)
+        all_rows, all_values, all_columns, all_parts = [], [], [], []
+        for number, part in enumerate(self.parts):
+            rows, idx = part.columns.batch(docs)
+            # Count each (document, column) pair: unique keys come out sorted by document,
+            # then column, the order the one-document path sums in.
+            width = len(part.idf)
+            keys, tf = np.unique(rows * width + idx, return_counts=True)
+            rows, idx = keys // width, keys % width
+            counts = tf.astype(np.float64)
+            if part.sublinear_tf:
+                counts = 1.0 + np.log(counts)
+            values = counts * part.idf[idx]
+            norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n))
+            values /= norms[rows]
+            contribution = values * part.weights[idx]
+            decision += np.bincount(rows, weights=contribution, minlength=n)
+            all_rows.append(rows)
+            all_values.append(contribution)
+            all_columns.append(idx)
+            all_parts.append(np.full(len(idx), number, dtype=np.int64))
+        probabilities = 1.0 / (1.0 + np.exp(np.minimum(700.0, self.a * decision + self.b)))
+        evidence = _batch_evidence(
+            n,
+            np.concatenate(all_rows),
+            np.concatenate(all_values),
+            (np.concatenate(all_parts), np.concatenate(all_columns)),
+            [part.names for part in self.parts],
+        )
+        return [
+            Score(spam_probability=float(p), evidence=e)
+            for p, e in zip(probabilities.tolist(), evidence, strict=True)
+        ]
 
 
-def _evidence(contributions: list[Any], names: list[Any]) -> tuple[Evidence, ...]:
-    """The terms with the largest contributions; names are looked up for those alone."""
-    if not contributions:
-        return ()
-    values = np.concatenate(contributions)
-    size = min(_EVIDENCE_TERMS, len(values))
+def _batch_evidence(
+    n: int, rows: Any, values: Any, columns: tuple[Any, Any], names: list[Any]
+) -> list[tuple[Evidence, ...]]:
+    """Each document's terms with the largest contributions, largest first."""
+    # A stable sort by document keeps each document's terms in one order (words, then
+    # characters, column by column) whatever else is in the batch, so that a comment's
+    # evidence does not depend on which comments it was scored with.
+    order = np.argsort(rows, kind="stable")
+    rows, values = rows[order], values[order]
+    parts, idx = columns[0][order], columns[1][order]
+    bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
     magnitude = np.abs(values)
+    out: list[tuple[Evidence, ...]] = []
+    for start, end in itertools.pairwise(bounds):
+        out.append(_top_terms(magnitude[start:end], values[start:end],
+                              parts[start:end], idx[start:end], names))  # fmt: skip
+    return out
+
+
+def _top_terms(
+    magnitude: Any, values: Any, parts: Any, idx: Any, names: list[Any]
+) -> tuple[Evidence, ...]:
+    """The terms of one document with the largest contributions, largest first."""
+    size = min(_EVIDENCE_TERMS, len(values))
+    if size == 0:
+        return ()
     top = np.argpartition(-magnitude, size - 1)[:size] if len(values) > size else np.arange(size)
     top = top[np.argsort(-magnitude[top], kind="stable")]
-    bounds = np.cumsum([len(c) for c in contributions]).tolist()
-    out = []
-    for i in top.tolist():
-        if values[i] == 0:
-            continue
-        part = bisect.bisect_right(bounds, i)
-        offset = i - (bounds[part - 1] if part else 0)
-        table, idx = names[part]
-        out.append(Evidence(term=str(table[idx[offset]]), weight=float(values[i])))
-    return tuple(out)
+    return tuple(
+        Evidence(term=str(names[parts[i]][idx[i]]), weight=float(values[i]))
+        for i in top.tolist()
+        if values[i] != 0
+    )
 
 
 class SpamClassifier:
@@ -264,9 +359,14 @@ class SpamClassifier:
 
     def score(self, item: TextInput) -> Score:
         """The spam probability of one comment and the terms that pushed it most."""
-        return self._scorer().score(document(item))
+        return self._scorer().score_batch([document(item)])[0]
 
     def score_many(self, items: Sequence[TextInput]) -> list[Score]:
         """Score several comments, evidence included."""
         scorer = self._scorer()
-        return [scorer.score(document(item)) for item in items]
+        docs = [document(item) for item in items]
+        # Batches of a few hundred keep the arrays in cache; larger ones only sort longer.
+        out: list[Score] = []
+        for start in range(0, len(docs), _SCORE_BATCH):
+            out.extend(scorer.score_batch(docs[start : start + _SCORE_BATCH]))
+        return out

@@ -57,7 +57,8 @@ def test_fast_path_agrees_with_the_pipeline(classifier: SpamClassifier) -> None:
     fast = [s.spam_probability for s in classifier.score_many(items)]
     reference = classifier.spam_probabilities(items)
     assert fast == pytest.approx(list(reference), abs=1e-5)
-    assert [classifier.score(item).spam_probability for item in items] == fast
+    alone = [classifier.score(item).spam_probability for item in items]
+    assert alone == pytest.approx(fast, abs=1e-12)
 
 
 def test_probabilities_are_probabilities(classifier: SpamClassifier) -> None:
@@ -66,18 +67,32 @@ def test_probabilities_are_probabilities(classifier: SpamClassifier) -> None:
 
 
 def test_word_cached_char_ngrams_match_scikit_learn(classifier: SpamClassifier) -> None:
-    from moderation.classifier import _CharWbColumns, _counted
+    from moderation.classifier import _CharWbColumns
     from moderation.dataset import read_all, seed_files
     from tests.conftest import ROOT
 
     vectorizer = classifier.pipeline.named_steps["features"].transformer_list[1][1]
     fast = _CharWbColumns(vectorizer, max_words=50)  # small, so that the cache also empties
     analyzer = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
     docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))]
     docs += ["", " \t\n ", "a", "ab", "I İ ß ﬁ Ünïcödé\u00a0x\u2003y", "x\x00y  z"]
-    for doc in docs:
-        idx, tf = fast(doc)
-        ref_idx, ref_tf = _counted(analyzer(doc), vectorizer.vocabulary_)
-        order = ref_idx.argsort()
-        assert idx.tolist() == ref_idx[order].tolist(), doc
-        assert tf.tolist() == ref_tf[order].tolist(), doc
+    for start in range(0, len(docs), 97):  # batches, as scoring sends them
+        batch = docs[start : start + 97]
+        rows, idx = fast.batch(batch)
+        for number, doc in enumerate(batch):
+            expected = sorted(vocabulary[g] for g in analyzer(doc) if g in vocabulary)
+            assert sorted(idx[rows == number].tolist()) == expected, doc
+
+
+def test_evidence_is_the_same_alone_and_in_a_batch(classifier: SpamClassifier) -> None:
+    items = [*SPAM, *HAM, TextInput(""), TextInput("buy buy buy cheap cheap pills")]
+    together = classifier.score_many(items)
+    alone = [classifier.score(item) for item in items]
+    for batched, single in zip(together, alone, strict=True):
+        assert batched.spam_probability == pytest.approx(single.spam_probability, abs=1e-12)
+        assert [e.term for e in batched.evidence] == [e.term for e in single.evidence]
+        assert [e.weight for e in batched.evidence] == pytest.approx(
+            [e.weight for e in single.evidence], abs=1e-12
+        )
+        assert 0 < len(batched.evidence) <= 8
