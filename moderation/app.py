@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from moderation import __version__
-from moderation.api import akismet, authors, check, embed, errors, health, public
+from moderation.api import (
+    admin,
+    akismet,
+    authors,
+    check,
+    embed,
+    errors,
+    health,
+    model_admin,
+    public,
+    queue,
+)
 from moderation.api.limits import BodySizeLimit
 from moderation.batching import BatchWriter
 from moderation.live_model import LiveModel
 from moderation.settings import Settings
 from moderation.store import ConflictError, Store, make_engine, migrate
+from moderation.store_accounts import Accounts
+from moderation.store_queue import QueueStore
+from moderation.web import pages
+from moderation.webhook_sender import WebhookSender
 
 log = logging.getLogger(__name__)
 FIRST_SITE_NAME = "default"
@@ -56,6 +73,28 @@ def announce_key(key: str) -> None:
     )
 
 
+def reload_on_sighup(model: LiveModel) -> Callable[[], None]:
+    """Make SIGHUP to this process check the CURRENT pointer now; returns the undo.
+
+    Only from the main thread of a running loop (uvicorn's worker); elsewhere (a test client's
+    thread) nothing is installed. With several workers, uvicorn's supervisor takes SIGHUP to
+    its own process as "restart the workers", which loads the current model too.
+    """
+    sighup = getattr(signal, "SIGHUP", None)
+    if sighup is None:
+        return lambda: None
+    try:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(sighup, model.request_reload)
+    except (RuntimeError, ValueError, NotImplementedError):
+        return lambda: None
+
+    def undo() -> None:
+        loop.remove_signal_handler(sighup)
+
+    return undo
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service for these settings (read from the environment when not given)."""
     settings = settings or Settings()
@@ -67,12 +106,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if key:
             announce_key(key)
         app.state.store = store
-        app.state.model = LiveModel(settings.models_dir)
+        app.state.accounts = Accounts(store)
+        app.state.queue = QueueStore(store)
+        app.state.model = LiveModel(settings.models_dir, check_every=settings.model_check_seconds)
         app.state.writer = BatchWriter(store)
+        app.state.webhook_sender = (
+            WebhookSender(
+                store,
+                poll_seconds=settings.webhook_poll_seconds,
+                timeout_seconds=settings.webhook_timeout_seconds,
+            )
+            if settings.webhooks_enabled
+            else None
+        )
         log.info("serving with model %s", app.state.model.current.version)
+        undo_sighup = reload_on_sighup(app.state.model)
         try:
             yield
         finally:
+            undo_sighup()
+            if app.state.webhook_sender is not None:
+                app.state.webhook_sender.close()
             app.state.writer.close()
             app.state.model.close()
             store.engine.dispose()
@@ -91,6 +145,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public.router)
     app.include_router(authors.router)
     app.include_router(embed.router)
+    app.include_router(queue.router)
+    pages.install(app)
+    app.include_router(model_admin.router)
+    app.include_router(admin.router)
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,

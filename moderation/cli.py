@@ -1,21 +1,33 @@
-"""The `moderation` command: serve, train, evaluate, score, sites, forget, migrate."""
+"""The `moderation` command: serve, train, evaluate, score, sites, moderators, forget, migrate."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from moderation import artifacts, checking, dataset, publishing, training
+from moderation import (
+    artifacts,
+    checking,
+    cli_ops,
+    dataset,
+    publishing,
+    report,
+    store_training,
+    training,
+)
 from moderation.api.schemas import CommentIn
 from moderation.app import announce_key, ensure_first_site, open_store
 from moderation.artifacts import ArtifactError
+from moderation.cli_moderators import moderators_app
 from moderation.dataset import DatasetError
+from moderation.domain import Label
 from moderation.erasure import AddressError
 from moderation.policy import PolicyError, SitePolicy
 from moderation.rules import Facts
@@ -31,6 +43,11 @@ app = typer.Typer(
 sites_app = typer.Typer(help="Manage the blogs that post comments, and their API keys.",
                         no_args_is_help=True)  # fmt: skip
 app.add_typer(sites_app, name="sites")
+models_app = typer.Typer(help="List the saved model versions; make one current.",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(models_app, name="models")
+app.add_typer(moderators_app, name="moderators")
+cli_ops.register(app, sites_app)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -99,6 +116,13 @@ def _print_report(meta: dict[str, Any]) -> None:
     c = cv["confusion"]
     typer.echo(f"model version {meta['version']}: {meta['n_examples']} examples "
                f"({meta['n_spam']} spam, {meta['n_ham']} ham)")  # fmt: skip
+    db = meta.get("from_db")
+    if db is not None:
+        typer.echo(
+            f"from the database: {db['db_spam'] + db['db_ham']} labelled comments "
+            f"({db['db_spam']} spam, {db['db_ham']} ham); {db['relabelled_seed_examples']} "
+            f"relabel a seed example, {db['already_in_seed']} were already in the seed corpus"
+        )
     typer.echo(f"{cv['folds']}-fold cross-validation, spam at probability >= 0.5:")
     for name in ("accuracy", "precision", "recall", "f1", "mcc", "roc_auc"):
         typer.echo(f"  {name:<10} {cv[name]:.4f}")
@@ -110,45 +134,345 @@ def _print_report(meta: dict[str, Any]) -> None:
                f"spam from {t['spam_threshold']:.2f}")  # fmt: skip
 
 
+_COMPARED = (
+    ("roc_auc", "ROC AUC", "{:.4f}"),
+    ("average_precision", "average precision", "{:.4f}"),
+    ("threshold", "spam threshold", "{:.2f}"),
+    ("precision", "precision", "{:.4f}"),
+    ("recall", "recall", "{:.4f}"),
+    ("f1", "F1", "{:.4f}"),
+    ("mcc", "MCC", "{:.4f}"),
+    ("ham_marked_spam", "ham marked spam", "{:.2%}"),
+    ("spam_approved", "spam approved", "{:.2%}"),
+    ("held", "held for review", "{:.2%}"),
+)
+
+
+def _print_comparison(comparison: training.Comparison) -> None:
+    cand, curr = comparison.candidate, comparison.current
+    typer.echo(
+        f"held-out comparison on {comparison.n_compared} of {comparison.n_held_out} held-out "
+        f"examples ({comparison.basis}); F1, MCC and the bands at each model's own thresholds:"
+    )
+    left = f"candidate {cand.version}"
+    right = f"current {curr.version}"
+    width = max(len(left), 12)
+    typer.echo(f"  {'':<18} {left:>{width}}  {right}")
+    for key, label, form in _COMPARED:
+        a, b = cand.metrics.get(key), curr.metrics.get(key)
+        a_text = form.format(a) if a is not None else "n/a"
+        b_text = form.format(b) if b is not None else "n/a"
+        typer.echo(f"  {label:<18} {a_text:>{width}}  {b_text}")
+    drop = comparison.auc_drop
+    verdict = "lower" if drop > 0 else "higher"
+    typer.echo(
+        f"candidate ROC AUC is {abs(drop):.4f} {verdict} than the current model's "
+        f"(refused when lower by more than {training.AUC_TOLERANCE}"
+        + (")" if comparison.conclusive else "; this comparison is inconclusive)")
+    )
+
+
+def _write_report(
+    path: Path,
+    meta: dict[str, Any],
+    cv: training.CrossValidation,
+    examples: list[dataset.Example],
+    comparison: training.Comparison | None,
+) -> None:
+    thresholds = training.model_thresholds(meta)
+    y = [1 if ex.label is Label.SPAM else 0 for ex in examples]
+    summary = [
+        ("candidate version", str(meta["version"])),
+        ("examples", f"{meta['n_examples']} ({meta['n_spam']} spam, {meta['n_ham']} ham)"),
+        ("data sources", ", ".join(meta.get("data_sources", []))),
+        ("data sha256", str(meta["data_sha256"])),
+        ("created", str(meta["created_at"])),
+        ("scikit-learn", str(meta["trained_sklearn_version"])),
+    ]
+    db = meta.get("from_db")
+    if db is not None:
+        summary.append(
+            ("from the database",
+             f"{db['db_spam']} spam, {db['db_ham']} ham ({db['relabelled_seed_examples']} "
+             f"relabel a seed example, {db['already_in_seed']} already in the seed corpus)")
+        )  # fmt: skip
+    sections = [
+        report.Section(
+            title=f"Cross-validation of {meta['version']}",
+            text=f"{cv.report['folds']}-fold stratified cross-validation: every example scored "
+            "by a model that did not train on it. The thresholds are the ones suggested "
+            "from these scores (the discard threshold is the policy default).",
+            models=[
+                report.ScoredModel(
+                    name=f"candidate {meta['version']}",
+                    y_true=y,
+                    scores=[float(p) for p in cv.probabilities],
+                    thresholds=thresholds,
+                    metrics=training.band_metrics(y, cv.probabilities, thresholds),
+                )
+            ],
+        )
+    ]
+    notes = []
+    if comparison is not None:
+        models = []
+        for role, scores in (("candidate", comparison.candidate), ("current", comparison.current)):
+            models.append(
+                report.ScoredModel(
+                    name=f"{role} {scores.version}",
+                    y_true=scores.y_true,
+                    scores=scores.probabilities,
+                    thresholds=scores.thresholds,
+                    metrics=scores.metrics,
+                )
+            )
+        sections.append(
+            report.Section(
+                title="Candidate and current model on the same held-out examples",
+                text=f"{comparison.n_compared} of {comparison.n_held_out} held-out examples "
+                f"({comparison.basis}). The candidate here was fitted on the other "
+                f"{100 - int(training.HOLDOUT_FRACTION * 100)}% of the data; metrics at each "
+                "model's own thresholds.",
+                models=models,
+            )
+        )
+        if comparison.worse:
+            notes.append(
+                f"The candidate's ROC AUC is lower than the current model's by "
+                f"{comparison.auc_drop:.4f} (tolerance {training.AUC_TOLERANCE})."
+            )
+    page = report.render_report(
+        title=f"Training report: model {meta['version']}",
+        summary=summary,
+        sections=sections,
+        notes=notes,
+    )
+    path.write_text(page, encoding="utf-8")
+
+
+def _seen_by(
+    current: artifacts.LoadedModel, seed: list[dataset.Example], *, settings: Settings
+) -> frozenset[str] | None:
+    seen = training.seen_by(current, seed)
+    if seen is None:
+        # A model without a keys file may be the shipped one, trained on the seed corpus.
+        try:
+            corpus = dataset.read_all(dataset.seed_files(settings.seed_data_dir))
+        except DatasetError:
+            return None
+        seen = training.seen_by(current, corpus)
+    return seen
+
+
 @app.command()
 def train(
     data: Annotated[
         list[Path] | None,
         typer.Option("--data", help="Labelled CSV/JSONL file (repeatable); default: seed corpus."),
     ] = None,
+    from_db: Annotated[
+        bool,
+        typer.Option(
+            "--from-db",
+            help="Add every labelled comment of the database (moderators' and blogs' decisions; "
+            "never test traffic). A decision wins over a seed example with the same text.",
+        ),
+    ] = False,
+    site: Annotated[
+        str | None, typer.Option(help="With --from-db: only this site's labelled comments.")
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Folder for the new version; default models/<version>.")
     ] = None,
     folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
     promote: Annotated[
-        bool, typer.Option(help="Make the new version current (the service picks it up).")
+        bool,
+        typer.Option(
+            help="Make the new version current (the service picks it up), unless it scores worse "
+            "than the current model on the same held-out split: then exit with status 3."
+        ),
     ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --promote: promote even a worse model.")
+    ] = False,
+    report_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write an HTML page with ROC and precision-recall curves and score histograms.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
 ) -> None:
-    """Train a model, print its cross-validated report and save it as a new version."""
+    """Train a model, print its cross-validated report and save it as a new version.
+
+    The version becomes current only with --promote. Before that, a candidate fitted on a fixed
+    80% of the data and the current model are scored on the other 20% (the examples there that
+    the current model did not train on); a candidate whose ROC AUC is lower by more than 0.005
+    is saved but not promoted (exit status 3) unless --force is given.
+    """
     settings = _settings()
     files = list(data or [])
+    if site and not from_db:
+        raise _fail("--site needs --from-db")
+    target = out or settings.models_dir / training.new_version_name()
+    if promote and target.parent.resolve() != settings.models_dir.resolve():
+        raise _fail(f"--promote needs --out inside {settings.models_dir}")
+    started = time.perf_counter()
     try:
         if not files:
             files = dataset.seed_files(settings.seed_data_dir)
         _progress(f"reading {len(files)} file(s)")
-        examples = dataset.read_all(files)
-        target = out or settings.models_dir / training.new_version_name()
-        meta = training.train(
-            examples, target, sources=[str(f) for f in files], folds=folds, progress=_progress
+        seed = dataset.read_all(files)
+        examples = seed
+        sources = [str(f) for f in files]
+        extra: dict[str, Any] = {}
+        if from_db:
+            store = open_store(settings)
+            try:
+                decisions = store_training.labelled_examples(store, site=site)
+            finally:
+                store.engine.dispose()
+            merged = training.merge(seed, decisions)
+            examples = list(merged.examples)
+            sources.append(f"database ({site or 'every site'})")
+            extra["from_db"] = merged.summary()
+            _progress(
+                f"{len(decisions)} labelled comment(s) in the database: "
+                f"{merged.db_spam} spam, {merged.db_ham} ham"
+            )
+        labels = [ex.label for ex in examples]
+        _progress(f"{len(examples)} examples: {labels.count(Label.SPAM)} spam, "
+                  f"{labels.count(Label.HAM)} ham")  # fmt: skip
+        cv = training.cross_validate(examples, folds=folds, progress=_progress)
+        comparison = None
+        if promote or report_path:
+            current = None
+            try:
+                current = artifacts.load_current(settings.models_dir)
+            except ArtifactError as exc:
+                _progress(f"no current model to compare with ({exc})")
+            if current is not None:
+                comparison = training.compare(
+                    examples,
+                    current,
+                    candidate_version=target.name,
+                    candidate_thresholds=training.model_thresholds(
+                        {"thresholds": cv.report["suggested_thresholds"]}
+                    ),
+                    seen=_seen_by(current, seed, settings=settings),
+                    progress=_progress,
+                )
+                extra["comparison"] = comparison.summary()
+        meta = training.save_version(
+            examples,
+            target,
+            cv,
+            sources=sources,
+            extra=extra,
+            seconds_so_far=time.perf_counter() - started,
+            progress=_progress,
         )
-        if promote:
-            if target.parent.resolve() != settings.models_dir.resolve():
-                raise _fail(f"--promote needs --out inside {settings.models_dir}")
+        if report_path:
+            _write_report(report_path, meta, cv, examples, comparison)
+            _progress(f"report written to {report_path}")
+        refused = bool(promote and comparison is not None and comparison.worse and not force)
+        if promote and not refused:
             artifacts.promote(settings.models_dir, target.name)
             _progress(f"{target.name} is now the current model")
-    except (DatasetError, ArtifactError, ValueError) as exc:
+    except (DatasetError, ArtifactError, StoreError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from exc
     if json_out:
-        typer.echo(json.dumps(meta, indent=2, sort_keys=True))
+        typer.echo(json.dumps({**meta, "promoted": promote and not refused}, indent=2,
+                              sort_keys=True))  # fmt: skip
     else:
         _print_report(meta)
+        if comparison is not None:
+            _print_comparison(comparison)
         typer.echo(f"saved to {target}")
+    if refused:
+        assert comparison is not None
+        typer.echo(
+            f"error: not promoted: on the held-out examples the candidate's ROC AUC "
+            f"({comparison.candidate.metrics['roc_auc']:.4f}) is lower than the current "
+            f"model {comparison.current.version}'s ({comparison.current.metrics['roc_auc']:.4f}) "
+            f"by {comparison.auc_drop:.4f}, more than {training.AUC_TOLERANCE}. {target.name} is "
+            f"saved; promote it anyway with `moderation models promote {target.name}`, or train "
+            "again with --force.",
+            err=True,
+        )
+        raise typer.Exit(3)
+
+
+@app.command("export")
+def export_labels(
+    out: Annotated[Path, typer.Option("--out", help="The JSONL file to write.")],
+    site: Annotated[str | None, typer.Option(help="Only this site; default: every site.")] = None,
+) -> None:
+    """Write the labelled comments of the database in the training file format (JSONL).
+
+    One line per text, with its latest label (test traffic left out). The file holds authors'
+    names and email addresses: it is training data, keep it private (it is created readable by
+    its owner only).
+    """
+    try:
+        store = open_store(_settings())
+        try:
+            count = store_training.export(store, out, site=site)
+        finally:
+            store.engine.dispose()
+    except (StoreError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"wrote {count} labelled comment(s) to {out}", err=True)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the model versions, newest first; the current one is marked with *."""
+    settings = _settings()
+    try:
+        current = artifacts.current_version(settings.models_dir)
+    except ArtifactError:
+        current = ""
+    folders = sorted((p for p in settings.models_dir.iterdir() if p.is_dir()), reverse=True) \
+        if settings.models_dir.is_dir() else []  # fmt: skip
+    for folder in folders:
+        if folder.name.startswith("."):
+            continue
+        mark = "*" if folder.name == current else " "
+        try:
+            meta = artifacts.read_metadata(folder)
+        except ArtifactError as exc:
+            typer.echo(f"{mark} {folder.name}\tunreadable: {exc}")
+            continue
+        auc = (meta.get("cross_validation") or {}).get("roc_auc")
+        t = training.model_thresholds(meta)
+        fields = [
+            f"{mark} {folder.name}",
+            str(meta.get("created_at", "?")),
+            f"{meta.get('n_examples', '?')} examples",
+            f"cv ROC AUC {auc:.4f}" if isinstance(auc, float) else "cv ROC AUC n/a",
+            f"ham < {t['ham_threshold']:.2f}, spam >= {t['spam_threshold']:.2f}",
+        ]
+        typer.echo("\t".join(fields))
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[str, typer.Argument(help="The version (folder name) to make current.")],
+) -> None:
+    """Make a saved version current, after checking that it loads.
+
+    No comparison is made: this is the operator's decision (also the way back to an older
+    version). A running service picks it up within 2 seconds, on `kill -HUP`, or on
+    POST /v1/admin/model/reload.
+    """
+    settings = _settings()
+    try:
+        artifacts.promote(settings.models_dir, version)
+    except ArtifactError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{version} is now the current model")
 
 
 @app.command()
@@ -158,6 +482,13 @@ def evaluate(
         Path | None, typer.Option(help="Model version folder; default: the current one.")
     ] = None,
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
+    report_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write an HTML page with the curves and score histograms on this file.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Measure the classifier alone on a labelled file."""
@@ -167,8 +498,32 @@ def evaluate(
         examples = dataset.read_all([data])
     except (DatasetError, ArtifactError) as exc:
         raise _fail(str(exc)) from exc
-    result = training.evaluate(loaded.classifier, examples, threshold=threshold)
+    y = [1 if ex.label is Label.SPAM else 0 for ex in examples]
+    probabilities = loaded.classifier.spam_probabilities([ex.item for ex in examples])
+    result = training.metrics(y, probabilities, threshold=threshold)
     result.pop("threshold")
+    if report_path:
+        thresholds = training.model_thresholds(loaded.metadata)
+        page = report.render_report(
+            title=f"Evaluation of model {loaded.version}",
+            summary=[("model", loaded.version), ("data", str(data)),
+                     ("examples", f"{len(y)} ({sum(y)} spam, {len(y) - sum(y)} ham)")],
+            sections=[
+                report.Section(
+                    title=f"Model {loaded.version} on {data.name}",
+                    text="Metrics at the model's own thresholds.",
+                    models=[report.ScoredModel(
+                        name=loaded.version, y_true=y, scores=[float(p) for p in probabilities],
+                        thresholds=thresholds,
+                        metrics=training.band_metrics(y, probabilities, thresholds),
+                    )],
+                )
+            ],
+        )  # fmt: skip
+        try:
+            report_path.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(str(exc)) from exc
     if json_out:
         typer.echo(json.dumps(result, sort_keys=True))
         return

@@ -1,15 +1,30 @@
-"""The model a running service scores with, reloaded when the CURRENT pointer moves."""
+"""The model a running service scores with, reloaded when the CURRENT pointer moves.
+
+Three ways make a promoted version live: the watcher notices the pointer within `check_every`
+seconds; `request_reload()` (what SIGHUP calls) wakes the watcher at once; `reload()` (what the
+admin endpoint calls) loads it before answering.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from moderation import artifacts
 from moderation.artifacts import ArtifactError, LoadedModel
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    """The outcome of a reload: the live version, the one before, whether it changed."""
+
+    version: str
+    previous: str
+    changed: bool
 
 
 class LiveModel:
@@ -25,6 +40,7 @@ class LiveModel:
         self._lock = threading.Lock()
         self._model = artifacts.load_current(models_dir)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._watcher: threading.Thread | None = None
         if watch:
             self._watcher = threading.Thread(
@@ -33,12 +49,23 @@ class LiveModel:
             self._watcher.start()
 
     def _watch(self) -> None:
-        while not self._stop.wait(self.check_every):
+        while not self._stop.is_set():
+            self._wake.wait(self.check_every)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self.reload_if_changed()
+
+    def request_reload(self) -> None:
+        """Ask the watcher to check the pointer now; safe to call from a signal handler."""
+        if self._watcher is None:
             self.reload_if_changed()
+        else:
+            self._wake.set()
 
     def close(self) -> None:
         """Stop watching the pointer."""
         self._stop.set()
+        self._wake.set()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
 
@@ -51,20 +78,26 @@ class LiveModel:
         """The model to score with."""
         return self._model
 
-    def reload_if_changed(self) -> bool:
-        """Load the version CURRENT names if it is not the live one; True when it changed.
+    def reload(self) -> Reload:
+        """Load the version CURRENT names if it is not the live one.
 
-        A version that fails verification is logged and refused: the live model keeps serving.
+        ArtifactError when the pointer or the version it names cannot be loaded: the live model
+        keeps serving.
         """
         with self._lock:
-            try:
-                version = artifacts.current_version(self.models_dir)
-                if version == self._model.version:
-                    return False
-                model = artifacts.load(self.models_dir / version)
-            except ArtifactError as exc:
-                log.error("keeping model %s: %s", self._model.version, exc)
-                return False
-            log.info("model %s is now live (was %s)", model.version, self._model.version)
+            previous = self._model.version
+            version = artifacts.current_version(self.models_dir)
+            if version == previous:
+                return Reload(version=version, previous=previous, changed=False)
+            model = artifacts.load(self.models_dir / version)
+            log.info("model %s is now live (was %s)", model.version, previous)
             self._model = model
-            return True
+            return Reload(version=model.version, previous=previous, changed=True)
+
+    def reload_if_changed(self) -> bool:
+        """`reload`, logging a refusal instead of raising; True when the live model changed."""
+        try:
+            return self.reload().changed
+        except ArtifactError as exc:
+            log.error("keeping model %s: %s", self._model.version, exc)
+            return False

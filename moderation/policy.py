@@ -14,6 +14,7 @@ DEFAULT_HAM_THRESHOLD = 0.37
 DEFAULT_SPAM_THRESHOLD = 0.88
 DEFAULT_DISCARD_THRESHOLD = 0.985
 _EVIDENCE_IN_REASON = 5
+MAX_RETENTION_DAYS = 36_500
 
 
 class PolicyError(ValueError):
@@ -51,6 +52,17 @@ class SitePolicy:
 
     trust_previously_approved: bool = True
 
+    # Reputation (Antispam Bee's local spam database): what moderators marked spam or not spam
+    # in the last `reputation_days` days leans new comments from the same IP, email or link
+    # domain the same way.
+    check_reputation: bool = True
+    reputation_days: int = 30
+
+    # Retention (`moderation purge`): spam is deleted this many days after it arrived, trash
+    # this many days after it was trashed; 0 keeps it forever.
+    spam_retention_days: int = 30
+    trash_retention_days: int = 30
+
     def __post_init__(self) -> None:
         if not 0.0 <= self.ham_threshold <= self.spam_threshold <= self.discard_threshold <= 1.0:
             raise PolicyError(
@@ -59,9 +71,17 @@ class SitePolicy:
             )
         if self.max_links < 0:
             raise PolicyError("max_links must be 0 or more")
-        for name in ("min_submit_seconds", "flood_interval_seconds", "email_dns_timeout_seconds"):
+        for name in (
+            "min_submit_seconds",
+            "flood_interval_seconds",
+            "email_dns_timeout_seconds",
+            "reputation_days",
+        ):
             if getattr(self, name) < 0:
                 raise PolicyError(f"{name} must be 0 or more")
+        for name in ("spam_retention_days", "trash_retention_days"):
+            if not 0 <= getattr(self, name) <= MAX_RETENTION_DAYS:
+                raise PolicyError(f"{name} must be 0 (keep forever) to {MAX_RETENTION_DAYS}")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every setting."""
@@ -150,10 +170,15 @@ def decide(
     """Combine rule hits and the classifier's score into one verdict with its reasons.
 
     The most severe outcome wins (reject > spam > hold > approve). An author with an approved
-    comment on the site keeps only the hard hits: soft hits and the classifier are waived.
+    comment on the site, or whose comments moderators marked not spam (a reputation_ham hit),
+    keeps only the hard hits: soft hits and the classifier are waived.
     """
     hits = list(hits)
-    trusted = previously_approved and policy.trust_previously_approved
+    # An author whose comments moderators marked not spam is trusted like one with an approved
+    # comment (the reputation rule only says so when nothing of theirs was marked spam).
+    trusted = (previously_approved and policy.trust_previously_approved) or any(
+        hit.code is ReasonCode.REPUTATION_HAM for hit in hits
+    )
     if trusted:
         hits = [h for h in hits if h.hard]
     verdict = Verdict.APPROVE

@@ -24,6 +24,13 @@ class Facts:
     duplicate: bool = False
     recent_from_same_author: int = 0
     previously_approved: bool = False
+    # Reputation marks of the site's window (bounded counts): spam marks on this IP, email or one
+    # of the comment's link domains (`reputation_spam_domain` names one), ham marks on the email.
+    reputation_spam_ip: int = 0
+    reputation_spam_email: int = 0
+    reputation_spam_domains: int = 0
+    reputation_spam_domain: str = ""
+    reputation_ham_email: int = 0
 
 
 Rule = Callable[[Comment, SitePolicy, Facts], RuleHit | None]
@@ -256,6 +263,48 @@ def flood(comment: Comment, policy: SitePolicy, facts: Facts) -> RuleHit | None:
     return None
 
 
+def _in_the_last(days: int) -> str:
+    return "in the last day" if days == 1 else f"in the last {days} days"
+
+
+def _joined(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def reputation(comment: Comment, policy: SitePolicy, facts: Facts) -> RuleHit | None:
+    """Spam when moderators recently marked this IP, email or a link domain as spam; approve
+    (a trusted author) when they marked this author's comments as not spam and nothing as spam.
+
+    A spam mark on the author's own email is a hard hit; one on a shared IP or a linked domain
+    is soft, so an author the site already trusts keeps that trust.
+    """
+    if not policy.check_reputation:
+        return None
+    window = _in_the_last(policy.reputation_days)
+    matched = []
+    if facts.reputation_spam_email:
+        matched.append(f"the email address {comment.author_email.strip()}")
+    if facts.reputation_spam_ip:
+        matched.append(f"the IP address {comment.user_ip}")
+    if facts.reputation_spam_domains:
+        matched.append(f"the link domain {facts.reputation_spam_domain}")
+    if matched:
+        verb = "was" if len(matched) == 1 else "were"
+        return RuleHit(
+            ReasonCode.REPUTATION_SPAM,
+            f"{_joined(matched)} {verb} marked as spam by a moderator {window}",
+            Verdict.SPAM,
+            hard=bool(facts.reputation_spam_email),
+        )
+    if facts.reputation_ham_email:
+        return RuleHit(
+            ReasonCode.REPUTATION_HAM,
+            f"a moderator marked comments from {comment.author_email.strip()} as not spam {window}",
+            Verdict.APPROVE,
+        )
+    return None
+
+
 ALL_RULES: tuple[Rule, ...] = (
     required_fields,
     email_valid,
@@ -268,6 +317,7 @@ ALL_RULES: tuple[Rule, ...] = (
     url_shortener,
     moderation_words,
     flood,
+    reputation,
 )
 
 

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     )
     models_dir: Path = Field(Path("models"), description="Model versions and the CURRENT pointer.")
     seed_data_dir: Path = Field(Path("training/data"), description="The labelled seed corpus.")
+    model_check_seconds: float = Field(
+        2.0, gt=0, le=3600, description="How often a worker looks for a newly promoted model."
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
@@ -41,6 +44,23 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = Field(10_000, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    session_hours: int = Field(
+        12, ge=1, le=24 * 30, description="How long a moderator stays logged in to the web page."
+    )
+    secure_cookies: bool = Field(
+        False,
+        description="Mark the web page's cookies Secure even on plain HTTP requests: set it "
+        "behind a proxy that terminates TLS (HTTPS requests get Secure cookies anyway).",
+    )
+    webhooks_enabled: bool = Field(
+        True, description="Send the sites' webhook calls from this process (every worker may)."
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, gt=0, le=3600, description="How often the sender looks for calls that fell due."
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Connect, send and wait-for-answer limit of one call."
+    )
 
     @property
     def database_url_value(self) -> str:

@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.expression import BindParameter
 
 from moderation.domain import (
     Comment,
@@ -46,15 +47,25 @@ from moderation.domain import (
     Decision,
     Evidence,
     Label,
+    ModerationAction,
     Reason,
     ReasonCode,
     Verdict,
 )
 from moderation.erasure import address_key, email_keys, erase_address
+from moderation.links import link_domains
 from moderation.policy import SitePolicy
 from moderation.publishing import StoredComment
+from moderation.queue import MarkKind, domains_to_look_up
 from moderation.rules import Facts
-from moderation.schema import comments, labelled_samples, site_keys, site_publishing, sites
+from moderation.schema import (
+    comments,
+    labelled_samples,
+    reputation_marks,
+    site_keys,
+    site_publishing,
+    sites,
+)
 from moderation.textnorm import fold
 from moderation.writelock import WriteLock
 
@@ -210,7 +221,24 @@ def _bounded_count(*conditions: Any) -> Any:
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
+def _bounded_marks(kind: MarkKind, label: Label, value: Any) -> Any:
+    """count(*) of the site's reputation marks of `kind` and `label` in the window, capped."""
+    capped = (
+        select(reputation_marks.c.id)
+        .where(
+            reputation_marks.c.site_id == _SITE,
+            reputation_marks.c.kind == kind.value,
+            value,
+            reputation_marks.c.label == label.value,
+            reputation_marks.c.created_at >= bindparam("marked_since"),
+        )
+        .limit(_COUNT_CAP)
+    ).subquery()
+    return select(func.count()).select_from(capped).scalar_subquery()
+
+
 _EMAIL = bindparam("email", type_=String())
+_DOMAINS: BindParameter[str] = bindparam("domains", expanding=True)
 # Every fact about a new comment in one round trip: each part walks its own index.
 _FACTS = select(
     exists()
@@ -241,6 +269,30 @@ _FACTS = select(
         comments.c.is_test == false(),
     )
     .label("approved"),
+    _bounded_marks(MarkKind.IP, Label.SPAM, reputation_marks.c.value == bindparam("ip")).label(
+        "spam_ip"
+    ),
+    _bounded_marks(MarkKind.EMAIL, Label.SPAM, reputation_marks.c.value == _EMAIL).label(
+        "spam_email"
+    ),
+    _bounded_marks(MarkKind.DOMAIN, Label.SPAM, reputation_marks.c.value.in_(_DOMAINS)).label(
+        "spam_domains"
+    ),
+    select(reputation_marks.c.value)
+    .where(
+        reputation_marks.c.site_id == _SITE,
+        reputation_marks.c.kind == MarkKind.DOMAIN.value,
+        reputation_marks.c.value.in_(_DOMAINS),
+        reputation_marks.c.label == Label.SPAM.value,
+        reputation_marks.c.created_at >= bindparam("marked_since"),
+    )
+    .order_by(reputation_marks.c.value)
+    .limit(1)
+    .scalar_subquery()
+    .label("spam_domain"),
+    _bounded_marks(MarkKind.EMAIL, Label.HAM, reputation_marks.c.value == _EMAIL).label(
+        "ham_email"
+    ),
 )
 _INSERT = comments.insert()
 _ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
@@ -487,6 +539,12 @@ class Store:
         email = email_key(comment.author_email)
         policy = site.policy
         since = now - timedelta(seconds=policy.flood_interval_seconds)
+        # The rules extract the same links again: links.py caches the extraction per text.
+        domains = (
+            domains_to_look_up(link_domains(comment.content, comment.author_url))
+            if policy.check_reputation
+            else []
+        )
         row = conn.execute(
             _FACTS,
             {
@@ -496,6 +554,8 @@ class Store:
                 "email": email,
                 "ip": comment.user_ip,
                 "since": since,
+                "domains": domains,
+                "marked_since": now - timedelta(days=policy.reputation_days),
             },
         ).one()
         # An empty email or IP matches every anonymous comment: such a match means nothing.
@@ -509,7 +569,21 @@ class Store:
             recent_from_same_author=recent if policy.check_flood else 0,
             previously_approved=bool(row.approved) and bool(email)
             and policy.trust_previously_approved,
+            **self._reputation_facts(row, site.policy, email=email, ip=comment.user_ip),
         )  # fmt: skip
+
+    @staticmethod
+    def _reputation_facts(row: Any, policy: SitePolicy, *, email: str, ip: str) -> dict[str, Any]:
+        # An empty email or IP is never marked; the guard keeps it meaning nothing here too.
+        if not policy.check_reputation:
+            return {}
+        return {
+            "reputation_spam_ip": int(row.spam_ip) if ip else 0,
+            "reputation_spam_email": int(row.spam_email) if email else 0,
+            "reputation_spam_domains": int(row.spam_domains),
+            "reputation_spam_domain": row.spam_domain or "",
+            "reputation_ham_email": int(row.ham_email) if email else 0,
+        }
 
     def _replay(self, conn: Connection, site_id: int, external_id: str) -> StoredCheck | None:
         row = conn.execute(
@@ -703,9 +777,10 @@ class Store:
         """Label a stored comment for training; returns its id, or None when none matched.
 
         The comment is the one `guid` names, else the latest with the same content, author name
-        and email; a later label replaces an earlier one. A correction of a test comment is
-        dropped. One that matches no stored comment is kept as a labelled sample instead (unless
-        it has no content to learn from).
+        and email; a later label replaces an earlier one, and the status follows it (spam, or
+        approved for ham) as a moderator's action by `site:<name>` would. A correction of a test
+        comment is dropped. One that matches no stored comment is kept as a labelled sample
+        instead (unless it has no content to learn from).
         """
         with self.writing() as conn:
             match = None
@@ -730,10 +805,18 @@ class Store:
             if match is not None:
                 if match.is_test:
                     return None  # test traffic is never learned from
-                conn.execute(
-                    comments.update()
-                    .where(comments.c.id == match.id)
-                    .values(label=label.value, label_source=source, labelled_at=now)
+                # The blog's own moderator decided: the status follows the label, through the
+                # queue's one code path (history, reputation marks, webhook). Imported here:
+                # store_queue builds on this module.
+                from moderation import store_queue
+
+                store_queue.apply_action(
+                    conn,
+                    str(match.id),
+                    ModerationAction.SPAM if label is Label.SPAM else ModerationAction.HAM,
+                    actor=store_queue.Actor.site(site.name),
+                    now=now,
+                    label_source=source,
                 )
                 return str(match.id)
             if comment.content.strip():

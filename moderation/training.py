@@ -1,7 +1,14 @@
-"""Train, cross-validate and evaluate the classifier; choose thresholds from the validation."""
+"""Train, cross-validate and evaluate the classifier; choose thresholds from the validation.
+
+A candidate is compared with the current model on a fixed held-out split before it may become
+current (see `compare`): both are scored on the same held-out examples that the current model
+did not train on, and the candidate is "worse" when its ROC AUC is lower by more than
+`AUC_TOLERANCE`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +22,7 @@ import sklearn
 from sklearn.base import clone
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
     confusion_matrix,
     f1_score,
     matthews_corrcoef,
@@ -22,13 +30,20 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from moderation import artifacts
+from moderation.artifacts import LoadedModel
 from moderation.classifier import RANDOM_STATE, SpamClassifier, build_pipeline
 from moderation.dataset import Example, data_hash
 from moderation.domain import Label
 from moderation.features import document
+from moderation.policy import (
+    DEFAULT_DISCARD_THRESHOLD,
+    DEFAULT_HAM_THRESHOLD,
+    DEFAULT_SPAM_THRESHOLD,
+)
+from moderation.textnorm import fold
 
 Progress = Callable[[str], None]
 CV_FOLDS = 5
@@ -36,6 +51,17 @@ CV_FOLDS = 5
 # (precision above the spam threshold) and little spam auto-approved (spam below the ham one).
 TARGET_SPAM_PRECISION = 0.99
 MAX_SPAM_APPROVED = 0.02
+# The comparison before promotion. A candidate whose held-out ROC AUC is lower than the current
+# model's by more than AUC_TOLERANCE is refused: on a few hundred examples AUC moves by about
+# this much from one random split to another, so a smaller drop is noise, not a regression.
+AUC_TOLERANCE = 0.005
+HOLDOUT_FRACTION = 0.2
+# Fewer held-out examples of a label than this (that the current model did not train on) make
+# the comparison inconclusive: it is printed, but refuses nothing.
+MIN_COMPARED_PER_LABEL = 20
+# Beside a saved version: the content keys of the examples it was fitted on, one a line, so that
+# a later comparison scores it only on examples it has not seen.
+TRAINING_KEYS_FILE = "training_keys.txt"
 
 
 def _quiet(_: str) -> None:
@@ -122,6 +148,281 @@ def new_version_name() -> str:
     return datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
 
 
+def content_key(content: str) -> str:
+    """Key of a text as compared for duplicates: folded, whitespace collapsed, sha256."""
+    folded = " ".join(fold(content).split())
+    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """The seed corpus with the database's labelled examples merged in."""
+
+    examples: tuple[Example, ...]
+    db_spam: int
+    db_ham: int
+    relabelled: int  # seed examples whose label a decision in the database changed
+    already_in_seed: int  # database examples identical to a seed example with the same label
+
+    def summary(self) -> dict[str, int]:
+        """The counts, for the metadata and the report."""
+        return {
+            "db_spam": self.db_spam,
+            "db_ham": self.db_ham,
+            "relabelled_seed_examples": self.relabelled,
+            "already_in_seed": self.already_in_seed,
+        }
+
+
+def merge(seed: Sequence[Example], decisions: Sequence[Example]) -> Merged:
+    """Seed examples, then decisions, one per text; a decision's label wins (it came later).
+
+    A decision on a text the seed corpus holds replaces the seed example in place; among the
+    decisions, the later one on the same text wins.
+    """
+    merged: dict[str, Example] = {}
+    for example in seed:
+        merged.setdefault(content_key(example.item.content), example)
+    seed_labels = {key: ex.label for key, ex in merged.items()}
+    latest: dict[str, Example] = {}
+    for example in decisions:
+        key = content_key(example.item.content)
+        latest.pop(key, None)
+        latest[key] = example
+    relabelled = already = 0
+    for key, example in latest.items():
+        if key in seed_labels:
+            if seed_labels[key] is example.label:
+                already += 1
+            else:
+                relabelled += 1
+        merged[key] = example
+    labels = [ex.label for ex in latest.values()]
+    return Merged(
+        examples=tuple(merged.values()),
+        db_spam=labels.count(Label.SPAM),
+        db_ham=labels.count(Label.HAM),
+        relabelled=relabelled,
+        already_in_seed=already,
+    )
+
+
+def model_thresholds(metadata: dict[str, Any]) -> dict[str, float]:
+    """A model's own ham/spam thresholds (from its metadata), and the default discard one."""
+    saved = metadata.get("thresholds")
+    saved = saved if isinstance(saved, dict) else {}
+    return {
+        "ham_threshold": float(saved.get("ham_threshold", DEFAULT_HAM_THRESHOLD)),
+        "spam_threshold": float(saved.get("spam_threshold", DEFAULT_SPAM_THRESHOLD)),
+        "discard_threshold": float(saved.get("discard_threshold", DEFAULT_DISCARD_THRESHOLD)),
+    }
+
+
+def band_metrics(y_true: Any, probabilities: Any, thresholds: dict[str, float]) -> dict[str, Any]:
+    """Metrics at a model's own thresholds: spam from the spam threshold, and the three bands."""
+    y = np.asarray(y_true)
+    p = np.asarray(probabilities)
+    out = metrics(y, p, threshold=thresholds["spam_threshold"])
+    both = len(set(y.tolist())) == 2
+    out["average_precision"] = float(average_precision_score(y, p)) if both else None
+    ham, spam = p[y == 0], p[y == 1]
+    out["ham_marked_spam"] = (
+        float((ham >= thresholds["spam_threshold"]).mean()) if len(ham) else 0.0
+    )
+    out["spam_approved"] = float((spam < thresholds["ham_threshold"]).mean()) if len(spam) else 0.0
+    held = (p >= thresholds["ham_threshold"]) & (p < thresholds["spam_threshold"])
+    out["held"] = float(held.mean()) if len(p) else 0.0
+    out["thresholds"] = dict(thresholds)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ModelScores:
+    """One model's spam probabilities on labelled examples, and its metrics there."""
+
+    version: str
+    y_true: tuple[int, ...]
+    probabilities: tuple[float, ...]
+    thresholds: dict[str, float]
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Candidate and current model on the same held-out examples, and the verdict."""
+
+    candidate: ModelScores
+    current: ModelScores
+    n_held_out: int
+    n_compared: int
+    basis: str  # which held-out examples were compared, in words
+    conclusive: bool
+    auc_drop: float  # current AUC minus candidate AUC: positive when the candidate is lower
+    worse: bool
+
+    def summary(self) -> dict[str, Any]:
+        """What the metadata keeps of the comparison."""
+        return {
+            "current_version": self.current.version,
+            "n_held_out": self.n_held_out,
+            "n_compared": self.n_compared,
+            "basis": self.basis,
+            "conclusive": self.conclusive,
+            "auc_drop": round(self.auc_drop, 6),
+            "auc_tolerance": AUC_TOLERANCE,
+            "worse": self.worse,
+            "candidate": {k: v for k, v in self.candidate.metrics.items() if k != "threshold"},
+            "current": {k: v for k, v in self.current.metrics.items() if k != "threshold"},
+        }
+
+
+def read_training_keys(model_dir: Path) -> frozenset[str] | None:
+    """The content keys a saved version was fitted on, or None when it did not record them."""
+    try:
+        text = (model_dir / TRAINING_KEYS_FILE).read_text(encoding="ascii")
+    except (OSError, ValueError):
+        return None
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def seen_by(current: LoadedModel, seed: Sequence[Example]) -> frozenset[str] | None:
+    """The content keys the current model trained on, when known.
+
+    From the keys file a version saved with it, else the seed corpus when the model's data hash
+    is the seed's (the shipped model); None when neither tells.
+    """
+    keys = read_training_keys(current.path)
+    if keys is not None:
+        return keys
+    if seed and current.metadata.get("data_sha256") == data_hash(seed):
+        return frozenset(content_key(ex.item.content) for ex in seed)
+    return None
+
+
+def _scores(version: str, y: Any, p: Any, thresholds: dict[str, float]) -> ModelScores:
+    return ModelScores(
+        version=version,
+        y_true=tuple(int(v) for v in y),
+        probabilities=tuple(float(v) for v in p),
+        thresholds=dict(thresholds),
+        metrics=band_metrics(y, p, thresholds),
+    )
+
+
+def compare(
+    examples: Sequence[Example],
+    current: LoadedModel,
+    *,
+    candidate_version: str,
+    candidate_thresholds: dict[str, float],
+    seen: frozenset[str] | None,
+    progress: Progress = _quiet,
+) -> Comparison:
+    """Fit the candidate on a fixed stratified 80% and score both models on the other 20%.
+
+    Only the held-out examples the current model did not train on are compared when that is
+    known (`seen`): scoring a model on its own training data flatters it. With fewer than
+    MIN_COMPARED_PER_LABEL of a label left, the comparison is shown but inconclusive.
+    """
+    y = np.array([1 if ex.label is Label.SPAM else 0 for ex in examples])
+    if min(int(y.sum()), int(len(y) - y.sum())) < 2 / HOLDOUT_FRACTION:
+        raise ValueError("need at least 10 examples of each label to hold some out")
+    train_idx, test_idx = train_test_split(
+        np.arange(len(examples)),
+        test_size=HOLDOUT_FRACTION,
+        stratify=y,
+        random_state=RANDOM_STATE,
+    )
+    started = time.perf_counter()
+    candidate = fit([examples[i] for i in train_idx])
+    progress(
+        f"held-out comparison: candidate fitted on {len(train_idx)} examples "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    unseen = [
+        i for i in test_idx if seen is None or content_key(examples[i].item.content) not in seen
+    ]
+    new_spam = int(y[unseen].sum())
+    new_ham = len(unseen) - new_spam
+    compared: list[int] = list(test_idx)
+    conclusive = True
+    if seen is None:
+        basis = (
+            "all held-out examples (the current model does not record its training data: "
+            "it may have trained on some of them)"
+        )
+    elif min(new_spam, new_ham) >= MIN_COMPARED_PER_LABEL:
+        compared = unseen
+        basis = "the held-out examples the current model did not train on"
+    else:
+        conclusive = False
+        basis = (
+            f"all held-out examples: only {new_spam} spam and {new_ham} ham among them are new "
+            f"to the current model (fewer than {MIN_COMPARED_PER_LABEL} of a label), so the "
+            "comparison is inconclusive and refuses nothing"
+        )
+    items = [examples[i].item for i in compared]
+    y_c = y[compared]
+    cand = _scores(
+        candidate_version, y_c, candidate.spam_probabilities(items), candidate_thresholds
+    )
+    curr = _scores(
+        current.version,
+        y_c,
+        current.classifier.spam_probabilities(items),
+        model_thresholds(current.metadata),
+    )
+    drop = float(curr.metrics["roc_auc"]) - float(cand.metrics["roc_auc"])
+    return Comparison(
+        candidate=cand,
+        current=curr,
+        n_held_out=len(test_idx),
+        n_compared=len(compared),
+        basis=basis,
+        conclusive=conclusive,
+        auc_drop=drop,
+        worse=conclusive and drop > AUC_TOLERANCE,
+    )
+
+
+def save_version(
+    examples: Sequence[Example],
+    out_dir: Path,
+    cv: CrossValidation,
+    *,
+    sources: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+    seconds_so_far: float = 0.0,
+    progress: Progress = _quiet,
+) -> dict[str, Any]:
+    """Fit on every example and save to out_dir with its report; returns the saved metadata."""
+    labels = [ex.label for ex in examples]
+    progress("fitting the final model on all examples")
+    started = time.perf_counter()
+    classifier = fit(examples)
+    elapsed = seconds_so_far + time.perf_counter() - started
+    metadata: dict[str, Any] = {
+        "version": out_dir.name,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python_version": platform.python_version(),
+        "trained_sklearn_version": sklearn.__version__,
+        "data_sha256": data_hash(examples),
+        "data_sources": list(sources),
+        "n_examples": len(examples),
+        "n_spam": labels.count(Label.SPAM),
+        "n_ham": labels.count(Label.HAM),
+        "cross_validation": cv.report,
+        "thresholds": cv.report["suggested_thresholds"],
+        "training_seconds": round(elapsed, 1),
+        **(extra or {}),
+    }
+    progress(f"writing {out_dir}")
+    saved = artifacts.save(classifier, out_dir, metadata)
+    keys = sorted({content_key(ex.item.content) for ex in examples})
+    (out_dir / TRAINING_KEYS_FILE).write_text("".join(k + "\n" for k in keys), encoding="ascii")
+    return saved
+
+
 def train(
     examples: Sequence[Example],
     out_dir: Path,
@@ -137,25 +438,14 @@ def train(
     )
     started = time.perf_counter()
     cv = cross_validate(examples, folds=folds, progress=progress)
-    progress("fitting the final model on all examples")
-    classifier = fit(examples)
-    elapsed = time.perf_counter() - started
-    metadata: dict[str, Any] = {
-        "version": out_dir.name,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "python_version": platform.python_version(),
-        "trained_sklearn_version": sklearn.__version__,
-        "data_sha256": data_hash(examples),
-        "data_sources": list(sources),
-        "n_examples": len(examples),
-        "n_spam": labels.count(Label.SPAM),
-        "n_ham": labels.count(Label.HAM),
-        "cross_validation": cv.report,
-        "thresholds": cv.report["suggested_thresholds"],
-        "training_seconds": round(elapsed, 1),
-    }
-    progress(f"writing {out_dir}")
-    return artifacts.save(classifier, out_dir, metadata)
+    return save_version(
+        examples,
+        out_dir,
+        cv,
+        sources=sources,
+        seconds_so_far=time.perf_counter() - started,
+        progress=progress,
+    )
 
 
 def evaluate(

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from moderation import artifacts, passwords
 from moderation.app import create_app
 from moderation.settings import Settings
 from moderation.store import Store
@@ -73,6 +75,43 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
     }
     values.update(overrides)
     return Settings.model_validate(values)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shipped_model_loaded_once() -> Iterator[None]:
+    """Every app built in this process shares one load of the shipped model (1-2 s each).
+
+    Only versions under the repository's models/ folder are shared, and only while their
+    files are unchanged; a test's own models folder (a tampered copy, say) loads as usual.
+    """
+    real_load = artifacts.load
+    loaded: dict[tuple[Path, int, int], artifacts.LoadedModel] = {}
+
+    def load(model_dir: Path) -> artifacts.LoadedModel:
+        model_dir = Path(model_dir).resolve()
+        if not model_dir.is_relative_to(MODELS_DIR.resolve()):
+            return real_load(model_dir)
+        stat = (model_dir / artifacts.MODEL_FILE).stat()
+        key = (model_dir, stat.st_mtime_ns, stat.st_size)
+        if key not in loaded:
+            loaded[key] = real_load(model_dir)
+        return loaded[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(artifacts, "load", load)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process tests hash passwords with tiny Argon2 parameters (64 MiB and ~0.3 s each is
+    the production cost); tests marked `real_password_hash` keep the real ones."""
+    if request.node.get_closest_marker("real_password_hash") is None:
+        monkeypatch.setattr(
+            passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        )
 
 
 @dataclass

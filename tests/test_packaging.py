@@ -25,8 +25,10 @@ def test_wheel_holds_the_migrations_and_package_data(tmp_path: Path) -> None:
     assert "moderation/migrations/env.py" in names
     assert "moderation/migrations/script.py.mako" in names
     assert "moderation/py.typed" in names
-    static = sorted((ROOT / "moderation/web/static").glob("*"))
-    for path in static:
-        assert f"moderation/web/static/{path.name}" in names
+    for folder in ("static", "templates"):
+        shipped = sorted((ROOT / "moderation/web" / folder).glob("*"))
+        assert shipped
+        for path in shipped:
+            assert f"moderation/web/{folder}/{path.name}" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "moderation = moderation.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -9,10 +9,19 @@ from fastapi import APIRouter, Response, status
 
 from moderation import checking
 from moderation.api.deps import ModelDep, SiteDep, StoreDep, WriterDep
-from moderation.api.schemas import CheckOut, CommentIn, CommentStatusOut, check_body
+from moderation.api.queue import (
+    ItemDetailOut,
+    QueueDep,
+    SiteCommentOut,
+    SiteOrModeratorDep,
+    site_comment,
+)
+from moderation.api.schemas import CheckOut, CommentIn, check_body
 from moderation.domain import Decision
+from moderation.queue import looks_like_id
 from moderation.rules import Facts
-from moderation.store import PendingCheck
+from moderation.store import NotFoundError, PendingCheck
+from moderation.store_accounts import Moderator
 
 router = APIRouter(prefix="/v1/comments", tags=["comments"])
 
@@ -54,17 +63,19 @@ async def check_comment(
     )
 
 
-@router.get("/{comment_id}", response_model=CommentStatusOut)
-def comment_status(comment_id: str, site: SiteDep, store: StoreDep) -> CommentStatusOut:
-    """The current status of a comment this site submitted."""
-    row = store.get_comment(site.id, comment_id)
-    out = CheckOut(
-        id=row["id"],
-        verdict=row["verdict"],
-        spam_probability=row["spam_probability"],
-        reasons=row["reasons"],
-        discard=row["discard"],
-        model_version=row["model_version"],
-        evidence=row["evidence"],
-    )
-    return CommentStatusOut(**out.model_dump(), status=row["status"], created_at=row["created_at"])
+@router.get(
+    "/{comment_id}",
+    response_model=SiteCommentOut | ItemDetailOut,
+    responses={404: {"description": "No such comment on the caller's site(s)."}},
+)
+def comment_status(
+    comment_id: str, caller: SiteOrModeratorDep, store: StoreDep, queue: QueueDep
+) -> SiteCommentOut | ItemDetailOut:
+    """With the site's key: the decision and current status of a comment it submitted. With a
+    moderator token: the comment in full (author email and IP included), its history and its
+    author's earlier comments."""
+    if isinstance(caller, Moderator):
+        return ItemDetailOut.of(queue.item(caller, comment_id))
+    if not looks_like_id(comment_id):
+        raise NotFoundError("no such comment")
+    return site_comment(store.get_comment(caller.id, comment_id))

@@ -13,10 +13,9 @@ from sqlalchemy import select
 
 from moderation import publishing
 from moderation.api.public import PUBLIC_MAX_AGE, FeedOut
-from moderation.domain import Comment, Label
+from moderation.domain import Comment, CommentStatus, Label
 from moderation.redaction import DEFAULT_PLACEHOLDER
 from moderation.schema import comments, labelled_samples
-from moderation.store import CommentStatus
 from tests.conftest import Service
 from tests.publishing_cases import (
     EMAILS_TEXT,

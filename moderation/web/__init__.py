@@ -1,0 +1,1 @@
+"""The moderators' web pages: server-rendered, autoescaped, usable without JavaScript."""
