@@ -1,4 +1,4 @@
-"""Throughput of `moderation score` (JSONL in, one decision per line out) on one core.
+"""Throughput of `moderation score` (JSONL in, one decision per line out), one core and all.
 
     python bench/score_batch.py [--comments 20000]
 
@@ -38,25 +38,35 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
         path = f.name
-    # One core: taskset pins the process, and BLAS threads are held to one.
+    # BLAS threads held to one: scoring uses none, and idle ones only compete for the cores.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "MODERATION_MODELS_DIR": str(ROOT / "models")}  # fmt: skip
-    cmd = [sys.executable, "-m", "moderation.cli", "score"]
-    if sys.platform.startswith("linux"):
-        cmd = ["taskset", "-c", "0", *cmd]
+    base = [sys.executable, "-m", "moderation.cli", "score"]
+    pinned = ["taskset", "-c", "0"] if sys.platform.startswith("linux") else []
+    runs = [
+        ("one core", [*pinned, *base, "--jobs", "1"]),
+        (f"all {os.cpu_count()} cores", [*base, "--jobs", "0"]),
+    ]
+    for name, cmd in runs:
+        startup = _elapsed(cmd, os.devnull, env)[0]
+        elapsed, out = _elapsed(cmd, path, env)
+        verdicts: dict[str, int] = {}
+        for line in out:
+            v = json.loads(line).get("verdict", "error")
+            verdicts[v] = verdicts.get(v, 0) + 1
+        print(f"{name}: {len(out)} decisions in {elapsed:.2f} s, of which {startup:.2f} s is "
+              f"process start and model load")  # fmt: skip
+        print(f"  throughput: {len(out) / elapsed:,.0f} comments/s overall, "
+              f"{len(out) / (elapsed - startup):,.0f} comments/s once loaded")  # fmt: skip
+        print(f"  verdicts: {verdicts}")
+    os.unlink(path)
+
+
+def _elapsed(cmd: list[str], path: str, env: dict[str, str]) -> tuple[float, list[str]]:
     started = time.perf_counter()
     with open(path, "rb") as stdin:
         result = subprocess.run(cmd, stdin=stdin, capture_output=True, env=env, check=True)
-    elapsed = time.perf_counter() - started
-    out = result.stdout.decode().splitlines()
-    verdicts: dict[str, int] = {}
-    for line in out:
-        v = json.loads(line).get("verdict", "error")
-        verdicts[v] = verdicts.get(v, 0) + 1
-    os.unlink(path)
-    print(f"{len(out)} decisions in {elapsed:.2f} s (process start and model load included)")
-    print(f"throughput: {len(out) / elapsed:,.0f} comments/s on one core")
-    print(f"verdicts: {verdicts}")
+    return time.perf_counter() - started, result.stdout.decode().splitlines()
 
 
 if __name__ == "__main__":

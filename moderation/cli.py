@@ -14,7 +14,7 @@ import typer
 
 from moderation import (
     artifacts,
-    checking,
+    backlog,
     cli_ops,
     dataset,
     publishing,
@@ -22,7 +22,6 @@ from moderation import (
     store_training,
     training,
 )
-from moderation.api.schemas import CommentIn
 from moderation.app import announce_key, ensure_first_site, open_store
 from moderation.artifacts import ArtifactError
 from moderation.cli_moderators import moderators_app
@@ -540,11 +539,15 @@ def score(
         str | None, typer.Option(help="Use this site's policy; default: the default policy.")
     ] = None,
     batch: Annotated[int, typer.Option(min=1, max=100_000, help="Comments per batch.")] = 1000,
+    jobs: Annotated[
+        int, typer.Option(min=0, max=256, help="Worker processes; 0: one per core.")
+    ] = 0,
 ) -> None:
     """Read JSONL comments on stdin and write one decision per line (nothing is stored).
 
     Each line takes the fields of POST /v1/comments/check. Duplicate, flood and reputation
     checks need the database and are skipped. A line that cannot be read gets an `error`.
+    Decisions come out in the order of the input lines.
     """
     settings = _settings()
     try:
@@ -556,49 +559,9 @@ def score(
         loaded = artifacts.load_current(settings.models_dir)
     except (StoreError, ArtifactError) as exc:
         raise _fail(str(exc)) from exc
-    facts = Facts(now=datetime.now(UTC))
-    out = sys.stdout
-
-    def flush(lines: list[tuple[int, str]]) -> None:
-        parsed: list[tuple[int, Any]] = []
-        for number, line in lines:
-            try:
-                comment = CommentIn.model_validate_json(line).to_domain(facts.now)
-                parsed.append((number, comment))
-            except ValueError as exc:
-                message = str(exc).splitlines()
-                parsed.append((number, {"line": number, "error": " ".join(message[:3])}))
-        good = [(n, c) for n, c in parsed if not isinstance(c, dict)]
-        scores = loaded.classifier.score_many([checking.text_input(c) for _, c in good])
-        by_line = dict(zip((n for n, _ in good), scores, strict=True))
-        for number, item in parsed:
-            if isinstance(item, dict):
-                out.write(json.dumps(item) + "\n")
-                continue
-            decision = checking.judge(item, policy, facts, by_line[number])
-            record = {
-                "line": number,
-                "external_id": item.external_id or None,
-                "verdict": decision.verdict.value,
-                "spam_probability": round(decision.spam_probability, 4),
-                "discard": decision.discard,
-                "reasons": [{"code": r.code.value, "message": r.message}
-                            for r in decision.reasons],
-                "model_version": loaded.version,
-            }  # fmt: skip
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-    pending: list[tuple[int, str]] = []
-    for number, line in enumerate(sys.stdin, 1):
-        if not line.strip():
-            continue
-        pending.append((number, line))
-        if len(pending) >= batch:
-            flush(pending)
-            pending = []
-    if pending:
-        flush(pending)
-    out.flush()
+    job = backlog.BacklogJob(model=loaded, policy=policy, facts=Facts(now=datetime.now(UTC)))
+    backlog.score_stream(job, sys.stdin, sys.stdout, batch=batch, jobs=jobs or os.cpu_count() or 1)
+    sys.stdout.flush()
 
 
 @sites_app.command("add")

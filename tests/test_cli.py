@@ -24,10 +24,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize(
-    "command",
-    [[], ["serve"], ["train"], ["evaluate"], ["score"], ["sites"], ["sites", "add"], ["migrate"]],
-)
+COMMANDS = [
+    [], ["serve"], ["train"], ["evaluate"], ["score"], ["sites"], ["sites", "add"],
+    ["migrate"], ["export"], ["models"], ["moderators"], ["moderators", "add"], ["purge"],
+    ["webhooks"], ["forget"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command: list[str]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "moderation.cli", *command, "--help"],
@@ -93,3 +97,24 @@ def test_score_writes_one_decision_per_line(env: Path) -> None:
     assert out[1]["verdict"] == "spam"
     assert "error" in out[2]
     assert "error" in out[3]
+
+
+def test_score_on_several_processes_keeps_the_order_and_the_answers(env: Path) -> None:
+    comments = [
+        {"post_id": str(i), "author_name": f"Reader {i}", "author_email": f"r{i}@example.org",
+         "content": ("Buy cheap pills https://pills.example now" if i % 3 == 0
+                     else f"Comment number {i} on the housing story, thanks.")}
+        for i in range(230)
+    ]  # fmt: skip
+    lines = [json.dumps(c) for c in comments]
+    lines.insert(57, "{broken")
+    text = "\n".join(lines) + "\n"
+    alone = runner.invoke(app, ["score", "--jobs", "1", "--batch", "16"], input=text)
+    shared = runner.invoke(app, ["score", "--jobs", "2", "--batch", "16"], input=text)
+    assert alone.exit_code == 0, alone.output
+    assert shared.exit_code == 0, shared.output
+    assert shared.stdout == alone.stdout
+    out = [json.loads(line) for line in shared.stdout.splitlines()]
+    assert [o["line"] for o in out] == list(range(1, 232))
+    assert "error" in out[57]
+    assert {o["verdict"] for o in out if "verdict" in o} >= {"approve", "spam"}

@@ -1,0 +1,109 @@
+"""Scoring a backlog: JSONL comments in, one decision per line out, on every core.
+
+Nothing is stored and the database is not asked: duplicate, flood and reputation checks need
+it and are skipped. Lines come out in the order they came in.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.pool import AsyncResult
+from typing import Any, TextIO
+
+from moderation import checking
+from moderation.api.schemas import CommentIn
+from moderation.artifacts import LoadedModel
+from moderation.domain import Comment
+from moderation.policy import SitePolicy
+from moderation.rules import Facts
+
+
+@dataclass(frozen=True, slots=True)
+class BacklogJob:
+    """What every line is judged with: one model, one policy, one moment."""
+
+    model: LoadedModel
+    policy: SitePolicy
+    facts: Facts
+
+
+def decide_lines(job: BacklogJob, lines: Sequence[tuple[int, str]]) -> str:
+    """The output lines (each ending in a newline) for numbered input lines, in their order."""
+    parsed: list[tuple[int, Comment | dict[str, Any]]] = []
+    for number, line in lines:
+        try:
+            parsed.append((number, CommentIn.model_validate_json(line).to_domain(job.facts.now)))
+        except ValueError as exc:
+            message = str(exc).splitlines()
+            parsed.append((number, {"line": number, "error": " ".join(message[:3])}))
+    good = [c for _, c in parsed if isinstance(c, Comment)]
+    scores = iter(job.model.classifier.score_many([checking.text_input(c) for c in good]))
+    out = []
+    for number, item in parsed:
+        if not isinstance(item, Comment):
+            out.append(json.dumps(item))
+            continue
+        decision = checking.judge(item, job.policy, job.facts, next(scores))
+        record = {
+            "line": number,
+            "external_id": item.external_id or None,
+            "verdict": decision.verdict.value,
+            "spam_probability": round(decision.spam_probability, 4),
+            "discard": decision.discard,
+            "reasons": [{"code": r.code.value, "message": r.message} for r in decision.reasons],
+            "model_version": job.model.version,
+        }
+        out.append(json.dumps(record, ensure_ascii=False))
+    return "".join(line + "\n" for line in out)
+
+
+def _chunks(source: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
+    pending: list[tuple[int, str]] = []
+    for number, line in enumerate(source, 1):
+        if not line.strip():
+            continue
+        pending.append((number, line))
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+
+
+# Set in the parent before the workers fork: they inherit the loaded model instead of each
+# unpickling it again.
+_JOB: BacklogJob | None = None
+
+
+def _in_worker(lines: list[tuple[int, str]]) -> str:
+    assert _JOB is not None
+    return decide_lines(_JOB, lines)
+
+
+def score_stream(
+    job: BacklogJob, source: Iterable[str], out: TextIO, *, batch: int, jobs: int
+) -> None:
+    """Judge every line of `source` and write the decisions to `out`, using `jobs` processes."""
+    if jobs <= 1:
+        for chunk in _chunks(source, batch):
+            out.write(decide_lines(job, chunk))
+        return
+    global _JOB
+    _JOB = job
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            # A bounded window of batches in flight: a backlog of millions of lines is read as
+            # it is scored, not all at once.
+            window: deque[AsyncResult[str]] = deque()
+            for chunk in _chunks(source, batch):
+                window.append(pool.apply_async(_in_worker, (chunk,)))
+                if len(window) >= 2 * jobs:
+                    out.write(window.popleft().get())
+            while window:
+                out.write(window.popleft().get())
+    finally:
+        _JOB = None
