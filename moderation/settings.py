@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=64)
+    worker_healthcheck_seconds: int = Field(
+        30,
+        ge=1,
+        le=600,
+        description="With several workers, how long a worker may take to start (importing "
+        "scikit-learn and loading the model) or to answer the supervisor's ping before it is "
+        "killed; uvicorn's 5 s default kills workers on a busy host.",
+    )
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
     akismet_max_body_bytes: int = Field(
         2 * 1024 * 1024,

@@ -118,3 +118,22 @@ def test_score_on_several_processes_keeps_the_order_and_the_answers(env: Path) -
     assert [o["line"] for o in out] == list(range(1, 232))
     assert "error" in out[57]
     assert {o["verdict"] for o in out if "verdict" in o} >= {"approve", "spam"}
+
+
+def test_serve_gives_workers_time_to_load_the_model(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    monkeypatch.setenv("MODERATION_WORKER_HEALTHCHECK_SECONDS", "45")
+    for name in ("HOST", "PORT", "WORKERS"):  # serve sets these; put them back afterwards
+        monkeypatch.delenv(f"MODERATION_{name}", raising=False)
+    result = runner.invoke(app, ["serve", "--workers", "2", "--port", "8999"])
+    assert result.exit_code == 0, result.output
+    assert seen["workers"] == 2
+    assert seen["port"] == 8999
+    # uvicorn's own 5 s kills a worker still importing scikit-learn on a busy host.
+    assert seen["timeout_worker_healthcheck"] == 45
+    assert (seen["loop"], seen["http"]) == ("uvloop", "httptools")

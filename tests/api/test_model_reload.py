@@ -117,7 +117,8 @@ def test_sighup_to_the_server_reloads_without_stopping_it(tmp_path: Path, worker
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: healthz(base) is not None, what="start", log=log_path)
+        # Generous: on a busy machine a worker takes many seconds to import and load.
+        wait_for(lambda: healthz(base) is not None, what="start", log=log_path, seconds=90)
         first = healthz(base)
         point_at(models, "v-next")
         proc.send_signal(signal.SIGHUP)
@@ -125,7 +126,10 @@ def test_sighup_to_the_server_reloads_without_stopping_it(tmp_path: Path, worker
         # request may still reach the old one. Ten answers in a row from the new version
         # (new connections, spread over the workers) mean both are on it.
         wait_for(
-            lambda: all(healthz(base) == "v-next" for _ in range(10)), what="reload", log=log_path
+            lambda: all(healthz(base) == "v-next" for _ in range(10)),
+            what="reload",
+            log=log_path,
+            seconds=90,
         )
         time.sleep(1.0)  # a default SIGHUP would have ended it by now
         assert proc.poll() is None, log_path.read_text()
