@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,8 +67,6 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
     """Run the HTTP service (migrates the database and creates a first site if there is none)."""
-    import uvicorn
-
     # Options become environment so that every worker process reads the same settings.
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
@@ -81,6 +81,37 @@ def serve(
     if key:
         announce_key(key)
     store.engine.dispose()
+    several = settings.workers > 1 and settings.metrics_enabled
+    shared_metrics = _shared_metrics_dir(settings) if several else None
+    try:
+        _run_uvicorn(settings)
+    finally:
+        if shared_metrics is not None and settings.metrics_dir is None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
+
+
+def _shared_metrics_dir(settings: Settings) -> Path:
+    """Prepare the folder the workers share metric values in and name it in the environment.
+
+    The workers read PROMETHEUS_MULTIPROC_DIR when they first import prometheus_client, so it
+    is set here, before they start; values left by an earlier run would be counted again, so
+    the folder starts empty.
+    """
+    if settings.metrics_dir is None:
+        folder = Path(tempfile.mkdtemp(prefix="moderation-metrics-"))
+    else:
+        folder = settings.metrics_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        # Only prometheus_client's files: the folder is the operator's.
+        for old in folder.glob("*.db"):
+            old.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
+
+
+def _run_uvicorn(settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "moderation.app:factory",
         factory=True,

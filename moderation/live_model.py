@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +35,22 @@ class LiveModel:
     so that `get()` never waits for a model to load.
     """
 
-    def __init__(self, models_dir: Path, *, check_every: float = 2.0, watch: bool = True) -> None:
+    def __init__(
+        self,
+        models_dir: Path,
+        *,
+        check_every: float = 2.0,
+        watch: bool = True,
+        on_change: Callable[[str], None] | None = None,
+    ) -> None:
         self.models_dir = models_dir
         self.check_every = check_every
         self._lock = threading.Lock()
         self._model = artifacts.load_current(models_dir)
+        # Told the live version on start and after each change (the metrics' model_info).
+        self._on_change = on_change
+        if on_change is not None:
+            on_change(self._model.version)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -92,6 +104,8 @@ class LiveModel:
             model = artifacts.load(self.models_dir / version)
             log.info("model %s is now live (was %s)", model.version, previous)
             self._model = model
+            if self._on_change is not None:
+                self._on_change(model.version)
             return Reload(version=model.version, previous=previous, changed=True)
 
     def reload_if_changed(self) -> bool:

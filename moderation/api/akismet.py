@@ -158,6 +158,8 @@ async def comment_check(
         stored = await writer.submit(
             PendingCheck(site, check.comment, decide, live.version, now, is_test=check.is_test)
         )
+        if not stored.replayed and request.app.state.metrics is not None:
+            request.app.state.metrics.count_decision(site.name, stored.decision)
         answer = akismet.answer(stored.decision)
         headers = {
             "X-akismet-guid": stored.id,

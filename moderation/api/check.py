@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from moderation import checking
 from moderation.api.deps import ModelDep, SiteDep, StoreDep, WriterDep
@@ -38,7 +38,7 @@ router = APIRouter(prefix="/v1/comments", tags=["comments"])
     status_code=status.HTTP_201_CREATED,
 )
 async def check_comment(
-    body: CommentIn, site: SiteDep, writer: WriterDep, model: ModelDep
+    body: CommentIn, site: SiteDep, writer: WriterDep, model: ModelDep, request: Request
 ) -> Response:
     """Decide on a comment and store it with its decision before answering."""
     now = datetime.now(UTC)
@@ -53,6 +53,8 @@ async def check_comment(
         return checking.judge(comment, site.policy, facts, score)
 
     stored = await writer.submit(PendingCheck(site, comment, decide, live.version, now))
+    if not stored.replayed and request.app.state.metrics is not None:
+        request.app.state.metrics.count_decision(site.name, stored.decision)
     # The body is built here from the stored decision: validating it again against
     # CheckOut (which documents it) would cost as much as scoring.
     return Response(
