@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -20,18 +21,25 @@ from moderation.api import (
     embed,
     errors,
     health,
+    metrics,
     model_admin,
     public,
     queue,
 )
 from moderation.api.limits import BodySizeLimit
 from moderation.batching import BatchWriter
+from moderation.client_ip import parse_networks
 from moderation.live_model import LiveModel
+from moderation.login_guard import LoginLimits
+from moderation.metrics import Metrics
 from moderation.settings import Settings
 from moderation.store import ConflictError, Store, make_engine, migrate
 from moderation.store_accounts import Accounts
+from moderation.store_login import LoginFailures
+from moderation.store_metrics import queue_sizes
 from moderation.store_queue import QueueStore
 from moderation.web import pages
+from moderation.web.security import SecurityHeaders, docs_headers
 from moderation.webhook_sender import WebhookSender
 
 log = logging.getLogger(__name__)
@@ -107,8 +115,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             announce_key(key)
         app.state.store = store
         app.state.accounts = Accounts(store)
+        app.state.login_failures = LoginFailures(store)
         app.state.queue = QueueStore(store)
-        app.state.model = LiveModel(settings.models_dir, check_every=settings.model_check_seconds)
+        counted: Metrics | None = app.state.metrics
+        app.state.model = LiveModel(
+            settings.models_dir,
+            check_every=settings.model_check_seconds,
+            on_change=counted.model_live if counted is not None else None,
+        )
+        if counted is not None:
+            counted.watch_queue(lambda: queue_sizes(store))
         app.state.writer = BatchWriter(store)
         app.state.webhook_sender = (
             WebhookSender(
@@ -129,6 +145,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.webhook_sender.close()
             app.state.writer.close()
             app.state.model.close()
+            if counted is not None:
+                counted.watch_queue(None)
+                counted.close()
             store.engine.dispose()
 
     app = FastAPI(
@@ -136,8 +155,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Comment moderation and spam filtering for blogs.",
         lifespan=lifespan,
+        # Swagger UI at /docs is enough; ReDoc needs inline styles, which the CSP refuses.
+        redoc_url=None,
     )
     app.state.settings = settings
+    app.state.trusted_networks = parse_networks(settings.trusted_proxies)
+    app.state.login_limits = LoginLimits(
+        window=timedelta(minutes=settings.login_window_minutes),
+        name_failures=settings.login_name_failures,
+        ip_failures=settings.login_ip_failures,
+        max_lockout=timedelta(minutes=settings.login_max_lockout_minutes),
+    )
+    app.state.metrics = Metrics() if settings.metrics_enabled else None
     errors.install(app)
     app.include_router(check.router)
     app.include_router(health.router)
@@ -149,11 +178,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     pages.install(app)
     app.include_router(model_admin.router)
     app.include_router(admin.router)
+    if app.state.metrics is not None:
+        app.include_router(metrics.router)
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,
         limits=dict.fromkeys(akismet.PATH_PREFIXES, settings.akismet_max_body_bytes),
     )
+    # Outside the body limit, so that its 413s carry the headers too.
+    docs = docs_headers(
+        title=f"{app.title} - Swagger UI",
+        openapi_url=app.openapi_url or "",
+        oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+    )
+    app.add_middleware(SecurityHeaders, paths={app.docs_url or "/docs": docs})
+    if app.state.metrics is not None:
+        # Added last, so outermost: it times the whole answer, refusals included.
+        app.add_middleware(metrics.RequestMetrics, metrics=app.state.metrics)
     return app
 
 

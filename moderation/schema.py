@@ -266,3 +266,16 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
     Index("ix_webhook_deliveries_site_created", "site_id", "created_at"),
 )
+
+# Failed logins to the web page, counted per account name and per client address by every
+# instance alike; rows older than the login window are deleted on write and by the purge.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name_key", String(200), nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_failures_name_key_created", "name_key", "created_at"),
+    Index("ix_login_failures_ip_created", "ip", "created_at"),
+)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -60,6 +61,23 @@ class Settings(BaseSettings):
         description="Mark the web page's cookies Secure even on plain HTTP requests: set it "
         "behind a proxy that terminates TLS (HTTPS requests get Secure cookies anyway).",
     )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="CIDR blocks of the reverse proxies whose X-Forwarded-For is believed "
+        "(comma-separated); empty: the socket peer is the client.",
+    )
+    login_window_minutes: int = Field(
+        15, ge=1, le=1440, description="How long a failed web login counts against a lockout."
+    )
+    login_name_failures: int = Field(
+        5, ge=1, le=1000, description="Failures for one account name that lock it out."
+    )
+    login_ip_failures: int = Field(
+        20, ge=1, le=100_000, description="Failures from one client address that lock it out."
+    )
+    login_max_lockout_minutes: int = Field(
+        15, ge=1, le=1440, description="The longest lockout (it doubles from a minute)."
+    )
     webhooks_enabled: bool = Field(
         True, description="Send the sites' webhook calls from this process (every worker may)."
     )
@@ -68,6 +86,32 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(
         5.0, gt=0, le=60, description="Connect, send and wait-for-answer limit of one call."
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for part in value:
+                # Refused at start, not on the first request: a typo must not trust everyone.
+                ipaddress.ip_network(str(part).strip(), strict=False)
+            return [str(part).strip() for part in value]
+        return value
+
+    metrics_enabled: bool = Field(
+        True, description="Serve Prometheus metrics at /metrics and count requests and verdicts."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, /metrics answers only 'Authorization: Bearer TOKEN' (else it is "
+        "open to whoever reaches the port).",
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="With several workers, the folder they share metric values in (emptied of "
+        "its .db files at start); a fresh temporary folder when unset.",
     )
 
     @property

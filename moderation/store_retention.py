@@ -20,6 +20,7 @@ from moderation.policy import SitePolicy
 from moderation.schema import (
     comments,
     labelled_samples,
+    login_failures,
     moderator_sessions,
     reputation_marks,
     sites,
@@ -30,6 +31,8 @@ from moderation.webhooks import DeliveryState
 
 # Delivered and failed webhook calls are kept this long for the admin to look at.
 DELIVERY_RETENTION_DAYS = 30
+# Failed logins only count within the login window (at most a day); older rows are dead weight.
+LOGIN_FAILURE_RETENTION = timedelta(days=1)
 # Two purges at once (cron overlapping a manual run, or two instances) take turns batch by
 # batch on PostgreSQL; SQLite's write lock does that by itself.
 _PURGE_LOCK = text("SELECT pg_advisory_xact_lock(727275)")
@@ -54,6 +57,7 @@ class PurgeReport:
     sessions: int
     deliveries: int
     dry_run: bool
+    login_failures: int = 0
 
     @property
     def spam(self) -> int:
@@ -68,7 +72,7 @@ class PurgeReport:
     @property
     def total(self) -> int:
         """Every row removed."""
-        return self.spam + self.trash + self.sessions + self.deliveries
+        return self.spam + self.trash + self.sessions + self.deliveries + self.login_failures
 
 
 def _spam_condition(site_id: int, cutoff: datetime) -> ColumnElement[bool]:
@@ -191,8 +195,8 @@ def purge(store: Store, *, now: datetime, dry_run: bool = False, batch: int = 10
     Per site, spam older than its policy's `spam_retention_days` (by arrival) and trash older
     than `trash_retention_days` (by when it was trashed), with their reputation marks; 0 days
     keeps them forever. Also expired moderator sessions, and delivered or failed webhook
-    deliveries older than DELIVERY_RETENTION_DAYS. Safe to run twice at once: each row is
-    counted by the run that deleted it.
+    deliveries older than DELIVERY_RETENTION_DAYS, and failed logins older than a day. Safe to
+    run twice at once: each row is counted by the run that deleted it.
     """
     purger = _Purger(store, dry_run=dry_run, batch=batch)
     with store.reading() as conn:
@@ -231,8 +235,17 @@ def purge(store: Store, *, now: datetime, dry_run: bool = False, batch: int = 10
             webhook_deliveries.c.created_at < now - timedelta(days=DELIVERY_RETENTION_DAYS),
         ),
     )
+    failures = purger.rows(
+        login_failures,
+        login_failures.c.id,
+        login_failures.c.created_at < now - LOGIN_FAILURE_RETENTION,
+    )
     return PurgeReport(
-        sites=tuple(reports), sessions=sessions, deliveries=deliveries, dry_run=dry_run
+        sites=tuple(reports),
+        sessions=sessions,
+        deliveries=deliveries,
+        dry_run=dry_run,
+        login_failures=failures,
     )
 
 

@@ -19,18 +19,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData, QueryParams
 
+from moderation.client_ip import Network, client_ip
 from moderation.domain import CommentStatus, ModerationAction, ReasonCode
 from moderation.live_model import LiveModel
+from moderation.login_guard import LoginDecision, LoginLimits, decide, ip_key, name_key
 from moderation.queue import MAX_BULK, MAX_TEXT_FILTER, QueueFilter, QueueSort, undo_stack
 from moderation.settings import Settings
 from moderation.store import NotFoundError, Store, StoreError
 from moderation.store_accounts import AccountInputError, Accounts, Moderator
+from moderation.store_login import LoginFailures
 from moderation.store_queue import ActionResult, QueueStore
 from moderation.web import views
 from moderation.web.security import (
     PREFIX,
     Flash,
-    SecurityHeaders,
     open_flash,
     safe_fragment,
     safe_next,
@@ -49,6 +51,7 @@ FLASH_COOKIE_SECONDS = 60
 PAGE_SIZE = 50
 DASHBOARD_DAYS = 30
 WRONG_LOGIN = "The name or password is wrong."
+LOCKED_OUT = "Too many failed logins. Wait a few minutes, then try again."
 NOTE_MAX = 1000
 QUEUE_URL = f"{PREFIX}/queue"
 LOGIN_URL = f"{PREFIX}/login"
@@ -258,14 +261,12 @@ def _error_page(request: Request, exc: PageError) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    """Add the pages to the app: their routes, their error pages and their security headers."""
+    """Add the pages to the app: their routes and their error pages (headers: SecurityHeaders)."""
     app.include_router(router)
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError) -> Response:
         return _error_page(request, exc)
-
-    app.add_middleware(SecurityHeaders, prefix=PREFIX)
 
 
 # Static files
@@ -326,6 +327,29 @@ def login_form(request: Request) -> Response:
     return _login_page(request, token=token[:100], next_url=next_url, message=message)
 
 
+def request_ip(request: Request) -> str:
+    """The client's address: the socket peer, or behind a trusted proxy the hop it saw."""
+    trusted: tuple[Network, ...] = getattr(request.app.state, "trusted_networks", ())
+    peer = request.client.host if request.client else None
+    return client_ip(peer, request.headers.getlist("x-forwarded-for"), trusted)
+
+
+def _login_limits(request: Request) -> LoginLimits:
+    limits: LoginLimits = getattr(request.app.state, "login_limits", None) or LoginLimits()
+    return limits
+
+
+def _login_failures(request: Request) -> LoginFailures:
+    failures: LoginFailures | None = getattr(request.app.state, "login_failures", None)
+    return failures or LoginFailures(request.app.state.store)
+
+
+def _login_check(failures: LoginFailures, key: str, ip: str, limits: LoginLimits) -> LoginDecision:
+    now = datetime.now(UTC)
+    by_name, by_ip = failures.tally(key, ip, since=now - limits.window)
+    return decide(by_name, by_ip, now=now, limits=limits)
+
+
 @router.post("/login")
 async def login(request: Request) -> Response:
     """Check the name and password; on success start a session and go on to `next`."""
@@ -347,10 +371,32 @@ async def login(request: Request) -> Response:
             name=name,
         )
     accounts = _accounts(request)
+    # Failures are counted in the database, so that every instance sees the same lockout; a
+    # locked-out login is refused before the password is hashed (64 MiB and ~0.1 s each).
+    failures, limits = _login_failures(request), _login_limits(request)
+    key, ip = name_key(name), ip_key(request_ip(request))
+    decision = await run_in_threadpool(_stored, lambda: _login_check(failures, key, ip, limits))
+    if not decision.allowed:
+        locked = _login_page(
+            request,
+            token=fresh,
+            next_url=next_url,
+            status=429,
+            message=LOCKED_OUT,
+            error=True,
+            name=name,
+        )
+        locked.headers["Retry-After"] = str(decision.retry_after)
+        return locked
     moderator = None
     if isinstance(password, str) and name:
         moderator = await run_in_threadpool(_stored, lambda: accounts.authenticate(name, password))
     if moderator is None:
+        now = datetime.now(UTC)
+        await run_in_threadpool(
+            _stored,
+            lambda: failures.record(key, ip, now=now, forget_before=now - limits.window),
+        )
         return _login_page(
             request,
             token=fresh,
@@ -369,6 +415,7 @@ async def login(request: Request) -> Response:
         return _login_page(
             request, token=fresh, next_url=next_url, status=401, message=WRONG_LOGIN, error=True
         )
+    await run_in_threadpool(_stored, lambda: failures.clear(key))
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         await run_in_threadpool(_stored, lambda: accounts.end_session(old))

@@ -1,4 +1,4 @@
-"""What keeps the moderator pages safe: security headers, CSRF checks, safe redirects, flashes."""
+"""What keeps the pages safe: security headers on every answer, CSRF, safe redirects, flashes."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+Headers = tuple[tuple[bytes, bytes], ...]
 
 PREFIX = "/moderate"
 # No inline script or style anywhere: the pages load moderate.js and moderate.css from here,
@@ -20,13 +24,24 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+SECURITY_HEADERS: Headers = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 )
 NO_STORE = (b"cache-control", b"no-store")
+# Everything else (JSON answers, the embed script, errors): nothing may run, load or frame it.
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+API_HEADERS: Headers = (
+    (b"content-security-policy", API_CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+_SWAGGER_CDN = "https://cdn.jsdelivr.net"
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 # Comment ids are UUIDs; a focus target outside this shape is dropped, never echoed.
 _COMMENT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
@@ -36,29 +51,61 @@ def under_prefix(path: str, prefix: str = PREFIX) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-class SecurityHeaders:
-    """ASGI middleware: every response under the pages' prefix carries the security headers.
+def docs_headers(*, title: str, openapi_url: str, oauth2_redirect_url: str | None) -> Headers:
+    """The headers of FastAPI's Swagger UI page: its CDN and its one inline script, by hash.
 
-    Set here rather than by each handler, so that error pages, 404s and 405s carry them too.
-    A response that sets its own Cache-Control (the versioned static files) keeps it.
+    The arguments are those FastAPI renders /docs with (no root_path); the page's inline
+    script is hashed from that very rendering, so a FastAPI upgrade cannot silently break it.
+    """
+    html = bytes(
+        get_swagger_ui_html(
+            openapi_url=openapi_url, title=title, oauth2_redirect_url=oauth2_redirect_url
+        ).body
+    ).decode()
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(html)
+    )
+    policy = (
+        f"default-src 'none'; script-src {_SWAGGER_CDN} {hashes}; style-src {_SWAGGER_CDN}; "
+        "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+    return ((b"content-security-policy", policy.encode()), *API_HEADERS[1:])
+
+
+class SecurityHeaders:
+    """ASGI middleware: every response carries the security headers, whatever answered it.
+
+    Set here rather than by each handler, so that error pages, 404s, 405s and 413s carry them
+    too. The pages under `prefix` get their CSP and no-store (a response that sets its own
+    Cache-Control, the versioned static files, keeps it); the paths in `paths` (/docs) their
+    own headers; everything else API_HEADERS. The lists are built once: the check is hot.
     """
 
-    def __init__(self, app: ASGIApp, *, prefix: str = PREFIX) -> None:
+    def __init__(
+        self, app: ASGIApp, *, prefix: str = PREFIX, paths: Mapping[str, Headers] | None = None
+    ) -> None:
         self.app = app
         self.prefix = prefix
+        self.paths = dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on; add the headers to the response start of a page request."""
-        if scope["type"] != "http" or not under_prefix(scope.get("path", ""), self.prefix):
+        """Pass the request on; put the headers of its path on the response start."""
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        page = under_prefix(path, self.prefix)
+        added = SECURITY_HEADERS if page else self.paths.get(path, API_HEADERS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in SECURITY_HEADERS}
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
-                headers.extend(SECURITY_HEADERS)
-                if not any(k.lower() == NO_STORE[0] for k, _ in headers):
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in _HEADER_NAMES
+                ]
+                headers.extend(added)
+                if page and not any(k.lower() == NO_STORE[0] for k, _ in headers):
                     headers.append(NO_STORE)
                 message["headers"] = headers
             await send(message)

@@ -298,8 +298,10 @@ def test_every_page_and_error_carries_the_security_headers(service: Service) -> 
         for name, value in HEADERS.items():
             assert answer.headers.get(name) == value, (answer.url, name)
         assert answer.headers["cache-control"] == "no-store"
-    # The API elsewhere keeps its own headers.
-    assert "content-security-policy" not in client.get("/healthz").headers
+    # The API elsewhere gets its own, stricter policy (tests/api/test_security_headers.py).
+    assert client.get("/healthz").headers["content-security-policy"] == (
+        "default-src 'none'; frame-ancestors 'none'"
+    )
 
 
 def test_the_pages_need_no_inline_script_or_style() -> None:
