@@ -118,15 +118,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.login_failures = LoginFailures(store)
         app.state.queue = QueueStore(store)
         counted: Metrics | None = app.state.metrics
-        app.state.model = LiveModel(
+        # Each lifespan closes what it opened (not what app.state holds at the end): an app
+        # started twice must not leave the first start's threads running.
+        model = app.state.model = LiveModel(
             settings.models_dir,
             check_every=settings.model_check_seconds,
             on_change=counted.model_live if counted is not None else None,
         )
         if counted is not None:
             counted.watch_queue(lambda: queue_sizes(store))
-        app.state.writer = BatchWriter(store)
-        app.state.webhook_sender = (
+        writer = app.state.writer = BatchWriter(store)
+        sender = app.state.webhook_sender = (
             WebhookSender(
                 store,
                 poll_seconds=settings.webhook_poll_seconds,
@@ -135,16 +137,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.webhooks_enabled
             else None
         )
-        log.info("serving with model %s", app.state.model.current.version)
-        undo_sighup = reload_on_sighup(app.state.model)
+        log.info("serving with model %s", model.current.version)
+        undo_sighup = reload_on_sighup(model)
         try:
             yield
         finally:
             undo_sighup()
-            if app.state.webhook_sender is not None:
-                app.state.webhook_sender.close()
-            app.state.writer.close()
-            app.state.model.close()
+            if sender is not None:
+                sender.close()
+            writer.close()
+            model.close()
             if counted is not None:
                 counted.watch_queue(None)
                 counted.close()

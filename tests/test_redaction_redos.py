@@ -22,7 +22,10 @@ from tests.redaction_metrics import (
     worst_scanner_call,
 )
 
-CALL_LIMIT = 0.010  # seconds, for any single regex call on 100 kB
+# Bounds with room for a loaded machine (the suite runs in three processes on two cores): a
+# single call takes under 6 ms quiet (`python bench/redaction.py` prints the worst one),
+# while super-linear backtracking on 100 kB would take seconds.
+CALL_LIMIT = 0.100  # seconds, for any single regex call on 100 kB
 # Generous bounds for the whole redactor, so that a loaded machine does not fail them: it takes
 # about 50 ms on the worst adversarial input and 15-30 µs per address on the 2-core CI machine
 # (python bench/redaction.py prints the figures). Super-linear behaviour would take seconds.
@@ -50,13 +53,13 @@ def test_inputs_are_100_kb() -> None:
 
 
 @pytest.mark.parametrize("pattern", SCANNERS, ids=_name)
-def test_scanner_single_call_is_under_10_ms(pattern: re.Pattern[str]) -> None:
+def test_scanner_single_call_is_linear_on_100_kb(pattern: re.Pattern[str]) -> None:
     worst, where = worst_scanner_call(pattern, ALL_INPUTS)
     assert worst < CALL_LIMIT, f"{_name(pattern)}: {worst * 1000:.1f} ms on {where}"
 
 
 @pytest.mark.parametrize("pattern", ANCHORED, ids=_name)
-def test_anchored_single_call_is_under_10_ms(pattern: re.Pattern[str]) -> None:
+def test_anchored_single_call_is_linear_on_100_kb(pattern: re.Pattern[str]) -> None:
     worst, where = worst_anchored_call(pattern, ALL_INPUTS)
     assert worst < CALL_LIMIT, f"{_name(pattern)}: {worst * 1000:.2f} ms on {where}"
 
