@@ -533,7 +533,8 @@ def best_of_three(action: Callable[[], object]) -> float:
 def test_every_pattern_is_linear_on_the_contract_inputs(index: int, name: str) -> None:
     pattern, text = PATTERNS[index], ADVERSARIAL[name]
     elapsed = best_of_three(lambda: list(pattern.finditer(text)))
-    assert elapsed < 0.010, f"{pattern.pattern[:60]!r} took {elapsed * 1000:.1f} ms on {name!r}"
+    # Room for a busy machine (quiet: a few ms); super-linear time on these inputs takes seconds.
+    assert elapsed < 0.100, f"{pattern.pattern[:60]!r} took {elapsed * 1000:.1f} ms on {name!r}"
 
 
 @pytest.mark.parametrize("name", list(MORE_ADVERSARIAL))
@@ -543,14 +544,14 @@ def test_every_pattern_is_linear_on_more_inputs(index: int, name: str) -> None:
     # costs more than failing one: the bound is looser, but still far below a quadratic blow-up.
     pattern, text = PATTERNS[index], MORE_ADVERSARIAL[name]
     elapsed = best_of_three(lambda: list(pattern.finditer(text)))
-    assert elapsed < 0.040, f"{pattern.pattern[:60]!r} took {elapsed * 1000:.1f} ms on {name!r}"
+    assert elapsed < 0.200, f"{pattern.pattern[:60]!r} took {elapsed * 1000:.1f} ms on {name!r}"
 
 
 @pytest.mark.parametrize("name", [*ADVERSARIAL, *MORE_ADVERSARIAL])
 def test_extract_links_is_fast_on_100_kb(name: str) -> None:
     text = {**ADVERSARIAL, **MORE_ADVERSARIAL}[name]
     elapsed = best_of_three(lambda: extract_links(uncached(text)))
-    assert elapsed < 0.200, f"extract_links took {elapsed * 1000:.1f} ms on {name!r}"
+    assert elapsed < 0.500, f"extract_links took {elapsed * 1000:.1f} ms on {name!r}"
 
 
 def test_ten_thousand_links_in_one_comment() -> None:

@@ -223,11 +223,12 @@ def test_a_slow_blog_times_out_and_is_retried(
     store: Store, receiver: Receiver, make_sender: MakeSender
 ) -> None:
     WebhookStore(store).set_webhook("blog", receiver.url)
-    receiver.delay = 1.0
+    receiver.delay = 2.5
     delivery_id = owe(store)
     started = time.monotonic()
     make_sender(store, timeout_seconds=0.2).run_once()
-    assert time.monotonic() - started < 0.9
+    # Far under the blog's 2.5 s, with room for a busy machine: the sender gave up at 0.2 s.
+    assert time.monotonic() - started < 2.0
     slow = delivery(store, delivery_id)
     assert slow.state is DeliveryState.PENDING
     assert "timed out" in slow.last_error
