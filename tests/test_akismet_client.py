@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +20,8 @@ import pytest
 from moderation.domain import Label
 from moderation.policy import SitePolicy
 from moderation.store import Store, make_engine, migrate
-from tests.conftest import MODELS_DIR, ROOT
-from tests.servers import free_port
+from tests.conftest import MODELS_DIR
+from tests.servers import free_port, serving
 
 BLOG = "https://blog.example"
 HAM: akismet.AkismetArguments = {
@@ -121,29 +117,10 @@ def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
     env = {**os.environ, "MODERATION_DATABASE_URL": database_url,
            "MODERATION_DATA_DIR": str(tmp_path / "data"), "MODERATION_MODELS_DIR": str(MODELS_DIR),
            "MODERATION_PORT": str(port), "MODERATION_CREATE_FIRST_SITE": "false"}  # fmt: skip
-    log = (tmp_path / "server.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moderation.cli", "serve"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"server did not start:\n{log.read()}")
-            time.sleep(0.2)
-        yield Server(base, key, short_key, forum_key, store)
+        with serving(env, tmp_path / "server.log") as running:
+            yield Server(running.base, key, short_key, forum_key, store)
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-        log.close()
         engine.dispose()
 
 

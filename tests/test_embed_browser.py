@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,7 +32,7 @@ from tests.publishing_cases import (
     XSS_URL,
     address_leaks,
 )
-from tests.servers import call, free_port
+from tests.servers import call, free_port, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -143,11 +141,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
           ("ham_threshold", "spam_threshold", "discard_threshold", "max_links")),
         "--set=moderation_words=holdme")  # fmt: skip
     token = cli(env, "sites", "public-token", "blog")
-    log = (tmp / "server.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moderation.cli", "serve"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
     api = f"http://127.0.0.1:{port}"
     _Blog.page = page_html(api, token).encode()
     _Blog.csp = csp(api)
@@ -155,39 +148,27 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     blog_thread = threading.Thread(target=blog.serve_forever, daemon=True)
     blog_thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if call(api + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            log.seek(0)
-            pytest.fail(f"server did not start:\n{log.read()}")
-        emails = check(api, key, author_name="Mona", author_email="ulla.author@example.org",
-                       content=EMAILS_TEXT, user_ip="203.0.113.77")  # fmt: skip
-        reply = check(api, key, author_name="Bea", author_email="bea@example.net",
-                      content="Mona, thank you!", parent_id=emails["id"])  # fmt: skip
-        xss = check(api, key, author_name=XSS_NAME, author_email="mallory@example.net",
-                    author_url=XSS_URL, content=XSS_TEXT)  # fmt: skip
-        held = check(api, key, author_email="h@example.net",
-                     content=f"holdme {HELD_MARKER} and ulla.held@example.org")  # fmt: skip
-        spam = check(api, key, author_email="s@example.net", honeypot="bot",
-                     content=f"{SPAM_MARKER} buy now")  # fmt: skip
-        for n in (1, 2, 3):
-            check(api, key, post_id="", permalink=PAGED_POST, author_email=f"p{n}@example.net",
-                  content=f"Paged thread number {n}.")  # fmt: skip
-        verdicts = [c["verdict"] for c in (emails, reply, xss, held, spam)]
-        assert verdicts == ["approve", "approve", "approve", "hold", "spam"]
-        yield Deployment(api, key, blog_port, {"emails": emails["id"], "reply": reply["id"],
-                                               "xss": xss["id"]})  # fmt: skip
+        with serving(env, tmp / "server.log"):
+            emails = check(api, key, author_name="Mona", author_email="ulla.author@example.org",
+                           content=EMAILS_TEXT, user_ip="203.0.113.77")  # fmt: skip
+            reply = check(api, key, author_name="Bea", author_email="bea@example.net",
+                          content="Mona, thank you!", parent_id=emails["id"])  # fmt: skip
+            xss = check(api, key, author_name=XSS_NAME, author_email="mallory@example.net",
+                        author_url=XSS_URL, content=XSS_TEXT)  # fmt: skip
+            held = check(api, key, author_email="h@example.net",
+                         content=f"holdme {HELD_MARKER} and ulla.held@example.org")  # fmt: skip
+            spam = check(api, key, author_email="s@example.net", honeypot="bot",
+                         content=f"{SPAM_MARKER} buy now")  # fmt: skip
+            for n in (1, 2, 3):
+                check(api, key, post_id="", permalink=PAGED_POST, author_email=f"p{n}@example.net",
+                      content=f"Paged thread number {n}.")  # fmt: skip
+            verdicts = [c["verdict"] for c in (emails, reply, xss, held, spam)]
+            assert verdicts == ["approve", "approve", "approve", "hold", "spam"]
+            yield Deployment(api, key, blog_port, {"emails": emails["id"], "reply": reply["id"],
+                                                   "xss": xss["id"]})  # fmt: skip
     finally:
         blog.shutdown()
         blog.server_close()
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")

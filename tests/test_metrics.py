@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,8 +22,8 @@ from moderation.metrics import (
     method_label,
     multiprocess_dir,
 )
-from tests.conftest import MODELS_DIR, ROOT
-from tests.servers import call, free_port
+from tests.conftest import MODELS_DIR
+from tests.servers import call, free_port, serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -118,28 +116,9 @@ def test_the_workers_of_serve_add_up_their_counts(tmp_path: Path) -> None:
            "MODERATION_METRICS_DIR": str(shared)}  # fmt: skip
     env.pop("MODERATION_DATABASE_URL", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = (tmp_path / "server.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moderation.cli", "serve", "--workers", "2"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        # Generous: two workers import scikit-learn and load the model on a possibly busy host.
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if call(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            log.seek(0)
-            pytest.fail(f"server did not start:\n{log.read()}")
-        log.seek(0)
-        match = re.search(r"\b(mod_[A-Za-z0-9_-]{40,})\b", log.read())
-        assert match, "the first start printed no key"
-        key = match.group(1)
+    # Generous: two workers import scikit-learn and load the model on a possibly busy host.
+    with serving(env, tmp_path / "server.log", "--workers", "2") as running:
+        base, key = running.base, running.first_key()
         # Both workers up: each says which model it serves in a file of its own.
         deadline = time.monotonic() + 90
         while len(list(shared.glob("gauge_livemax_*.db"))) < 2 and time.monotonic() < deadline:
@@ -169,7 +148,3 @@ def test_the_workers_of_serve_add_up_their_counts(tmp_path: Path) -> None:
             assert total(samples, "moderation_model_info", version=live) == 1
             pending = frozenset({("site", "default"), ("status", "pending")})
             assert ("moderation_queue_comments", pending) in samples
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
-        log.close()

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +13,8 @@ from typing import Any
 import pytest
 
 from moderation import artifacts
-from tests.conftest import MODELS_DIR, ROOT
-from tests.servers import call, free_port
+from tests.conftest import MODELS_DIR
+from tests.servers import call, free_port, serving
 
 
 @pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
@@ -31,31 +27,8 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
            "MODERATION_MODELS_DIR": str(models), "MODERATION_PORT": str(port),
            "MODERATION_WORKERS": str(request.param)}  # fmt: skip
     env.pop("MODERATION_DATABASE_URL", None)
-    log = (tmp_path / "server.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moderation.cli", "serve"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if call(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            log.seek(0)
-            pytest.fail(f"server did not start:\n{log.read()}")
-        log.seek(0)
-        match = re.search(r"\b(mod_[A-Za-z0-9_-]{40,})\b", log.read())
-        assert match, "the first start printed no key"
-        yield base, match.group(1), models
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-        log.close()
+    with serving(env, tmp_path / "server.log") as running:
+        yield running.base, running.first_key(), models
 
 
 def test_first_start_creates_a_site_and_the_quick_start_works(

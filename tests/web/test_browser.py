@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +21,9 @@ import pytest
 from moderation.app import open_store
 from moderation.settings import Settings
 from moderation.store_accounts import Accounts
-from tests.conftest import MODELS_DIR, ROOT
+from tests.conftest import MODELS_DIR
 from tests.publishing_cases import PUBLISHING_POLICY, XSS_NAME, XSS_TEXT, XSS_URL
-from tests.servers import call, free_port
+from tests.servers import call, free_port, serving
 from tests.web.helpers import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -108,23 +104,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
            "MODERATION_CREATE_FIRST_SITE": "false"}  # fmt: skip
     env.pop("MODERATION_DATABASE_URL", None)
     key = prepare(tmp / "data")
-    log = (tmp / "server.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moderation.cli", "serve"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if call(base + "/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            log.seek(0)
-            pytest.fail(f"server did not start:\n{log.read()}")
+    with serving(env, tmp / "server.log") as running:
+        base = running.base
         deployment = Deployment(base, key)
         deployment.ids["keyboard"] = [
             check(base, key, n, content=f"holdme KEYBOARD-MARKER number {n}") for n in (1, 2)
@@ -143,10 +124,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         for n in range(8, 12):
             check(base, key, n, content=f"holdme filler comment {n} " + "words " * 40)
         yield deployment
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
