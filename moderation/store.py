@@ -25,6 +25,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     String,
+    Table,
     and_,
     bindparam,
     case,
@@ -213,28 +214,23 @@ _SITE = bindparam("site_id", type_=Integer())
 _COUNT_CAP = 100
 
 
-def _bounded_count(*conditions: Any) -> Any:
-    """count(*) of a site's comments matching `conditions`, stopping at _COUNT_CAP."""
+def _bounded_count(table: Table, *conditions: Any) -> Any:
+    """count(*) of a site's rows of `table` matching `conditions`, stopping at _COUNT_CAP."""
     capped = (
-        select(comments.c.id).where(comments.c.site_id == _SITE, *conditions).limit(_COUNT_CAP)
+        select(table.c.id).where(table.c.site_id == _SITE, *conditions).limit(_COUNT_CAP)
     ).subquery()
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
 def _bounded_marks(kind: MarkKind, label: Label, value: Any) -> Any:
     """count(*) of the site's reputation marks of `kind` and `label` in the window, capped."""
-    capped = (
-        select(reputation_marks.c.id)
-        .where(
-            reputation_marks.c.site_id == _SITE,
-            reputation_marks.c.kind == kind.value,
-            value,
-            reputation_marks.c.label == label.value,
-            reputation_marks.c.created_at >= bindparam("marked_since"),
-        )
-        .limit(_COUNT_CAP)
-    ).subquery()
-    return select(func.count()).select_from(capped).scalar_subquery()
+    return _bounded_count(
+        reputation_marks,
+        reputation_marks.c.kind == kind.value,
+        value,
+        reputation_marks.c.label == label.value,
+        reputation_marks.c.created_at >= bindparam("marked_since"),
+    )
 
 
 _EMAIL = bindparam("email", type_=String())
@@ -252,11 +248,13 @@ _FACTS = select(
     )
     .label("duplicate"),
     _bounded_count(
+        comments,
         comments.c.author_email_key == _EMAIL,
         comments.c.created_at >= bindparam("since"),
         comments.c.is_test == false(),
     ).label("recent_by_email"),
     _bounded_count(
+        comments,
         comments.c.user_ip == bindparam("ip"),
         comments.c.created_at >= bindparam("since"),
         comments.c.is_test == false(),
