@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from moderation.api.deps import StoreDep
 from moderation.api.moderator_auth import AdminDep
@@ -35,15 +35,12 @@ class DeliveryOut(BaseModel):
     created_at: datetime
     delivered_at: datetime | None
 
+    model_config = ConfigDict(from_attributes=True)
+
     @classmethod
-    def of(cls, d: Delivery) -> DeliveryOut:
+    def of(cls, delivery: Delivery) -> DeliveryOut:
         """The public form of a stored delivery."""
-        return cls(
-            id=d.id, site=d.site, comment_id=d.comment_id, event_id=d.event_id, url=d.url,
-            body=d.body, state=d.state, attempts=d.attempts, next_attempt_at=d.next_attempt_at,
-            last_status_code=d.last_status_code, last_error=d.last_error,
-            created_at=d.created_at, delivered_at=d.delivered_at,
-        )  # fmt: skip
+        return cls.model_validate(delivery)
 
 
 class DeliveriesOut(BaseModel):

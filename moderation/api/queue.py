@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from moderation.api.deps import StoreDep, authenticated_site
 from moderation.api.moderator_auth import ModeratorDep, current_moderator, get_accounts
@@ -173,10 +173,12 @@ class QueueCountsOut(BaseModel):
         description="Per reason code, the matches of every filter (codes with none left out)."
     )
 
+    model_config = ConfigDict(from_attributes=True)
+
     @classmethod
     def of(cls, counts: QueueCounts) -> QueueCountsOut:
         """The answer for the counts."""
-        return cls(by_status=counts.by_status, by_reason=counts.by_reason)
+        return cls.model_validate(counts)
 
 
 class QueuePageOut(BaseModel):
@@ -205,20 +207,12 @@ class HistoryEventOut(BaseModel):
     note: str = Field(description="The note the moderator gave, if any.")
     created_at: datetime
 
+    model_config = ConfigDict(from_attributes=True)
+
     @classmethod
     def of(cls, event: HistoryEvent) -> HistoryEventOut:
         """The answer for one event."""
-        return cls(
-            id=event.id,
-            action=event.action,
-            actor=event.actor,
-            from_status=event.from_status,
-            to_status=event.to_status,
-            from_label=event.from_label,
-            to_label=event.to_label,
-            note=event.note,
-            created_at=event.created_at,
-        )
+        return cls.model_validate(event)
 
 
 class AuthorCommentOut(BaseModel):
@@ -231,6 +225,8 @@ class AuthorCommentOut(BaseModel):
     spam_probability: float
     excerpt: str = Field(description="The first 200 characters of its text.")
 
+    model_config = ConfigDict(from_attributes=True)
+
 
 class AuthorHistoryOut(BaseModel):
     """The author's earlier comments on the same site."""
@@ -238,23 +234,12 @@ class AuthorHistoryOut(BaseModel):
     comments: list[AuthorCommentOut] = Field(description="The latest 20, newest first.")
     by_status: dict[str, int] = Field(description="All of them, counted per status.")
 
+    model_config = ConfigDict(from_attributes=True)
+
     @classmethod
     def of(cls, author: AuthorHistory) -> AuthorHistoryOut:
         """The answer for an author's history."""
-        return cls(
-            comments=[
-                AuthorCommentOut(
-                    id=c.id,
-                    created_at=c.created_at,
-                    status=c.status,
-                    verdict=c.verdict,
-                    spam_probability=c.spam_probability,
-                    excerpt=c.excerpt,
-                )
-                for c in author.comments
-            ],
-            by_status=author.by_status,
-        )
+        return cls.model_validate(author)
 
 
 class ItemDetailOut(BaseModel):
@@ -329,16 +314,12 @@ class ActionResultOut(BaseModel):
     error: str | None = Field(description="not_found, nothing_to_undo or deleted; null when ok.")
     message: str = Field("", description="The error in words.")
 
+    model_config = ConfigDict(from_attributes=True)
+
     @classmethod
     def of(cls, result: ActionResult) -> ActionResultOut:
         """The answer for one result."""
-        return cls(
-            id=result.id,
-            ok=result.ok,
-            status=result.status,
-            error=result.error,
-            message=result.message,
-        )
+        return cls.model_validate(result)
 
 
 class BulkActionOut(BaseModel):
