@@ -16,12 +16,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from moderation.redaction import DEFAULT_PLACEHOLDER
+from tests.browsers import launched, require_chromium
 from tests.conftest import MODELS_DIR, ROOT
 from tests.publishing_cases import (
     EMAIL_FORMS,
@@ -34,26 +34,11 @@ from tests.publishing_cases import (
 )
 from tests.servers import call, free_port, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 HELD_MARKER = "HELD-COMMENT-MARKER"
 PAGED_POST = "https://blog.example/2026/11/paged/?p=7"
 SPAM_MARKER = "SPAM-COMMENT-MARKER"
 
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run "
-        "the browser tests",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+sync_api = require_chromium()
 
 
 def page_html(api: str, token: str) -> str:
@@ -173,12 +158,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched(sync_api) as chromium:
+        yield chromium
 
 
 @dataclass

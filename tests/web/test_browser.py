@@ -21,28 +21,13 @@ import pytest
 from moderation.app import open_store
 from moderation.settings import Settings
 from moderation.store_accounts import Accounts
+from tests.browsers import launched, require_chromium
 from tests.conftest import MODELS_DIR
 from tests.publishing_cases import PUBLISHING_POLICY, XSS_NAME, XSS_TEXT, XSS_URL
 from tests.servers import call, free_port, serving
 from tests.web.helpers import PASSWORD
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run "
-        "the browser tests",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+sync_api = require_chromium()
 
 # Beyond the shared payloads: SVG onload, attribute breakouts with either quote, a closing
 # textarea, and javascript: links, in every field a moderator sees.
@@ -128,12 +113,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched(sync_api) as chromium:
+        yield chromium
 
 
 @dataclass
