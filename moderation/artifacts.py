@@ -86,8 +86,9 @@ def read_metadata(model_dir: Path) -> dict[str, Any]:
     return data
 
 
-def load(model_dir: Path) -> LoadedModel:
-    """Load a model version after checking its scikit-learn version and sha256."""
+def verify(model_dir: Path) -> dict[str, Any]:
+    """A model version's metadata, once its scikit-learn version and its file's sha256 match;
+    ArtifactError otherwise. Nothing is unpickled."""
     metadata = read_metadata(model_dir)
     wanted = metadata.get("sklearn_version")
     if wanted != sklearn.__version__:
@@ -105,7 +106,14 @@ def load(model_dir: Path) -> LoadedModel:
             f"{model_path} does not match its metadata (sha256 {actual}, expected {expected}); "
             "refusing to load a modified model file"
         )
-    pipeline = joblib.load(model_path)
+    return metadata
+
+
+def load(model_dir: Path) -> LoadedModel:
+    """Load a model version after checking its scikit-learn version and sha256."""
+    metadata = verify(model_dir)
+    # joblib runs code from the file: only a file whose checksum matched gets here.
+    pipeline = joblib.load(model_dir / MODEL_FILE)
     # The folder's name is the version: it is what the CURRENT pointer names.
     version = check_version_name(model_dir.name)
     return LoadedModel(
@@ -124,6 +132,11 @@ def current_version(models_dir: Path) -> str:
             "`moderation train --promote`"
         ) from exc
     return check_version_name(version)
+
+
+def verify_current(models_dir: Path) -> dict[str, Any]:
+    """`verify` the version the CURRENT pointer names."""
+    return verify(models_dir / current_version(models_dir))
 
 
 def load_current(models_dir: Path) -> LoadedModel:

@@ -75,7 +75,9 @@ def serve(
     try:
         store = open_store(settings)
         key = ensure_first_site(store, settings)
-        artifacts.load_current(settings.models_dir)
+        # Checked, not loaded: the service loads it (in this very process with one worker),
+        # and unpickling it here too would add seconds to every start.
+        artifacts.verify_current(settings.models_dir)
     except (StoreError, ArtifactError, PolicyError) as exc:
         raise _fail(str(exc)) from exc
     if key:

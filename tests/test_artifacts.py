@@ -91,3 +91,21 @@ def test_promote_refuses_a_broken_version(models: Path) -> None:
     with pytest.raises(ArtifactError):
         artifacts.promote(models, "broken")
     assert artifacts.current_version(models) == before
+
+
+def test_verifying_checks_everything_load_checks_without_unpickling(
+    models: Path, tmp_path: Path
+) -> None:
+    metadata = artifacts.verify_current(models)
+    assert metadata == artifacts.load_current(models).metadata
+    # A file whose checksum is then made to match: verify, which `serve` runs before it starts,
+    # never unpickles it; load does (the checksum is what guards against such a file).
+    marker = tmp_path / "pwned.txt"
+    path = current_dir(models) / artifacts.MODEL_FILE
+    path.write_bytes(pickle.dumps(_Payload(marker)))
+    meta_path = current_dir(models) / artifacts.METADATA_FILE
+    meta = json.loads(meta_path.read_text())
+    meta["model_sha256"] = artifacts.sha256_file(path)
+    meta_path.write_text(json.dumps(meta))
+    artifacts.verify_current(models)
+    assert not marker.exists()
