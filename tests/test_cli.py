@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -120,20 +122,55 @@ def test_score_on_several_processes_keeps_the_order_and_the_answers(env: Path) -
     assert {o["verdict"] for o in out if "verdict" in o} >= {"approve", "spam"}
 
 
-def test_serve_gives_workers_time_to_load_the_model(
-    env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, object]]]:
+    """`serve` without a server: what it would have passed to uvicorn.run, call by call."""
     import uvicorn
 
-    seen: dict[str, object] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    runs: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: runs.append(kwargs))
+    # serve hands its settings to the workers through the environment; monkeypatch.delenv
+    # would not take back a variable that was unset before, so the values are put back here.
+    names = ("MODERATION_HOST", "MODERATION_PORT", "MODERATION_WORKERS",
+             "PROMETHEUS_MULTIPROC_DIR")  # fmt: skip
+    before = {name: os.environ.get(name) for name in names}
+    yield runs
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def test_serve_gives_workers_time_to_load_the_model(
+    env: Path, monkeypatch: pytest.MonkeyPatch, uvicorn_runs: list[dict[str, object]]
+) -> None:
     monkeypatch.setenv("MODERATION_WORKER_HEALTHCHECK_SECONDS", "45")
-    for name in ("HOST", "PORT", "WORKERS"):  # serve sets these; put them back afterwards
-        monkeypatch.delenv(f"MODERATION_{name}", raising=False)
     result = runner.invoke(app, ["serve", "--workers", "2", "--port", "8999"])
     assert result.exit_code == 0, result.output
+    [seen] = uvicorn_runs
     assert seen["workers"] == 2
     assert seen["port"] == 8999
     # uvicorn's own 5 s kills a worker still importing scikit-learn on a busy host.
     assert seen["timeout_worker_healthcheck"] == 45
     assert (seen["loop"], seen["http"]) == ("uvloop", "httptools")
+
+
+def test_serve_refuses_a_tampered_model_before_starting(
+    env: Path, monkeypatch: pytest.MonkeyPatch, uvicorn_runs: list[dict[str, object]]
+) -> None:
+    import shutil
+
+    from moderation import artifacts
+
+    models = env / "models"
+    shutil.copytree(MODELS_DIR, models)
+    path = models / artifacts.current_version(models) / artifacts.MODEL_FILE
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    monkeypatch.setenv("MODERATION_MODELS_DIR", str(models))
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "does not match its metadata" in result.output
+    assert uvicorn_runs == []
