@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +21,9 @@ from typing import Any, Literal
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
+    BigInteger,
     Connection,
+    DateTime,
     Engine,
     Integer,
     String,
@@ -38,9 +40,9 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import NullPool
-from sqlalchemy.sql.expression import BindParameter
 
 from moderation.domain import (
     Comment,
@@ -67,6 +69,7 @@ from moderation.schema import (
     site_publishing,
     sites,
 )
+from moderation.store_prepared import PreparedCache
 from moderation.textnorm import fold
 from moderation.writelock import WriteLock
 
@@ -222,6 +225,10 @@ def _bounded_count(table: Table, *conditions: Any) -> Any:
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
+_MARKED_SINCE = bindparam("marked_since", type_=DateTime(timezone=True))
+_SINCE = bindparam("since", type_=DateTime(timezone=True))
+
+
 def _bounded_marks(kind: MarkKind, label: Label, value: Any) -> Any:
     """count(*) of the site's reputation marks of `kind` and `label` in the window, capped."""
     return _bounded_count(
@@ -229,13 +236,13 @@ def _bounded_marks(kind: MarkKind, label: Label, value: Any) -> Any:
         reputation_marks.c.kind == kind.value,
         value,
         reputation_marks.c.label == label.value,
-        reputation_marks.c.created_at >= bindparam("marked_since"),
+        reputation_marks.c.created_at >= _MARKED_SINCE,
     )
 
 
 _EMAIL = bindparam("email", type_=String())
-_DOMAINS: BindParameter[str] = bindparam("domains", expanding=True)
-# Every fact about a new comment in one round trip: each part walks its own index.
+# Every fact about a new comment in one round trip: each part walks its own index. (The
+# marks on its link domains, whose number varies, come from _domain_marks.)
 _FACTS = select(
     exists()
     .where(
@@ -250,13 +257,13 @@ _FACTS = select(
     _bounded_count(
         comments,
         comments.c.author_email_key == _EMAIL,
-        comments.c.created_at >= bindparam("since"),
+        comments.c.created_at >= _SINCE,
         comments.c.is_test == false(),
     ).label("recent_by_email"),
     _bounded_count(
         comments,
         comments.c.user_ip == bindparam("ip"),
-        comments.c.created_at >= bindparam("since"),
+        comments.c.created_at >= _SINCE,
         comments.c.is_test == false(),
     ).label("recent_by_ip"),
     exists()
@@ -273,27 +280,50 @@ _FACTS = select(
     _bounded_marks(MarkKind.EMAIL, Label.SPAM, reputation_marks.c.value == _EMAIL).label(
         "spam_email"
     ),
-    _bounded_marks(MarkKind.DOMAIN, Label.SPAM, reputation_marks.c.value.in_(_DOMAINS)).label(
-        "spam_domains"
-    ),
-    select(reputation_marks.c.value)
-    .where(
-        reputation_marks.c.site_id == _SITE,
-        reputation_marks.c.kind == MarkKind.DOMAIN.value,
-        reputation_marks.c.value.in_(_DOMAINS),
-        reputation_marks.c.label == Label.SPAM.value,
-        reputation_marks.c.created_at >= bindparam("marked_since"),
-    )
-    .order_by(reputation_marks.c.value)
-    .limit(1)
-    .scalar_subquery()
-    .label("spam_domain"),
     _bounded_marks(MarkKind.EMAIL, Label.HAM, reputation_marks.c.value == _EMAIL).label(
         "ham_email"
     ),
 )
-_INSERT = comments.insert()
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+# Up to this many link domains are looked up per statement; more take several.
+_DOMAIN_CHUNK = 16
+
+
+def _domain_marks(count: int) -> Any:
+    """The spam marks on `count` link domains (binds domain_0...): how many, and the first."""
+    domains = [bindparam(f"domain_{i}", type_=String()) for i in range(count)]
+    return select(
+        _bounded_marks(MarkKind.DOMAIN, Label.SPAM, reputation_marks.c.value.in_(domains)).label(
+            "spam_domains"
+        ),
+        select(reputation_marks.c.value)
+        .where(
+            reputation_marks.c.site_id == _SITE,
+            reputation_marks.c.kind == MarkKind.DOMAIN.value,
+            reputation_marks.c.value.in_(domains),
+            reputation_marks.c.label == Label.SPAM.value,
+            reputation_marks.c.created_at >= _MARKED_SINCE,
+        )
+        .order_by(reputation_marks.c.value)
+        .limit(1)
+        .scalar_subquery()
+        .label("spam_domain"),
+    )
+
+
+_INSERT_COLUMNS = (
+    "id", "site_id", "external_id", "post_id", "permalink", "parent_id", "author_name",
+    "author_email", "author_email_key", "author_url", "content", "content_hash", "user_ip",
+    "user_agent", "referrer", "language", "form_rendered_at", "created_at", "status", "verdict",
+    "spam_probability", "discard", "reasons", "evidence", "model_version", "is_test",
+)  # fmt: skip
+_INSERT = insert(comments).values(
+    {name: bindparam(name, type_=comments.c[name].type) for name in _INSERT_COLUMNS}
+)
+# One round trip for every lock of a batch, taken in ascending order (the subquery's ORDER BY
+# fixes the order the function runs in) so that two transactions never wait on each other.
+_ADVISORY_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(:keys) AS k ORDER BY k) AS locks"
+).bindparams(bindparam("keys", type_=ARRAY(BigInteger())))
 _SITE_BY_KEY = (
     select(site_keys.c.key_hash, sites)
     .join(sites, sites.c.id == site_keys.c.site_id)
@@ -369,6 +399,7 @@ class Store:
         )
         self.key_cache_seconds = key_cache_seconds
         self._key_cache = _SiteCache(key_cache_seconds)
+        self._prepared = PreparedCache(engine.dialect)
 
     @contextmanager
     def writing(self) -> Iterator[Connection]:
@@ -543,8 +574,9 @@ class Store:
             if policy.check_reputation
             else []
         )
-        row = conn.execute(
-            _FACTS,
+        marked_since = now - timedelta(days=policy.reputation_days)
+        row = self._prepared.get("facts", lambda: _FACTS).one(
+            conn,
             {
                 "site_id": site.id,
                 "digest": digest,
@@ -552,36 +584,56 @@ class Store:
                 "email": email,
                 "ip": comment.user_ip,
                 "since": since,
-                "domains": domains,
-                "marked_since": now - timedelta(days=policy.reputation_days),
+                "marked_since": marked_since,
             },
-        ).one()
+        )
         # An empty email or IP matches every anonymous comment: such a match means nothing.
         recent = max(
-            int(row.recent_by_email) if email else 0,
-            int(row.recent_by_ip) if comment.user_ip else 0,
+            int(row["recent_by_email"]) if email else 0,
+            int(row["recent_by_ip"]) if comment.user_ip else 0,
         )
+        reputation: dict[str, Any] = {}
+        if policy.check_reputation:
+            spam_domains, spam_domain = self._domain_marks(conn, site.id, domains, marked_since)
+            reputation = {
+                "reputation_spam_ip": int(row["spam_ip"]) if comment.user_ip else 0,
+                "reputation_spam_email": int(row["spam_email"]) if email else 0,
+                "reputation_spam_domains": spam_domains,
+                "reputation_spam_domain": spam_domain,
+                "reputation_ham_email": int(row["ham_email"]) if email else 0,
+            }
         return Facts(
             now=now,
-            duplicate=bool(row.duplicate) and policy.check_duplicates,
+            duplicate=bool(row["duplicate"]) and policy.check_duplicates,
             recent_from_same_author=recent if policy.check_flood else 0,
-            previously_approved=bool(row.approved) and bool(email)
+            previously_approved=bool(row["approved"]) and bool(email)
             and policy.trust_previously_approved,
-            **self._reputation_facts(row, site.policy, email=email, ip=comment.user_ip),
+            **reputation,
         )  # fmt: skip
 
-    @staticmethod
-    def _reputation_facts(row: Any, policy: SitePolicy, *, email: str, ip: str) -> dict[str, Any]:
-        # An empty email or IP is never marked; the guard keeps it meaning nothing here too.
-        if not policy.check_reputation:
-            return {}
-        return {
-            "reputation_spam_ip": int(row.spam_ip) if ip else 0,
-            "reputation_spam_email": int(row.spam_email) if email else 0,
-            "reputation_spam_domains": int(row.spam_domains),
-            "reputation_spam_domain": row.spam_domain or "",
-            "reputation_ham_email": int(row.ham_email) if email else 0,
-        }
+    def _domain_marks(
+        self, conn: Connection, site_id: int, domains: list[str], marked_since: datetime
+    ) -> tuple[int, str]:
+        """How many spam marks the link domains have (capped), and the first domain marked."""
+        # An empty email or IP is never marked, and neither is an empty domain list.
+        count, first = 0, ""
+        for start in range(0, len(domains), _DOMAIN_CHUNK):
+            chunk = domains[start : start + _DOMAIN_CHUNK]
+            size = len(chunk)
+            statement = self._prepared.get(("domains", size), partial(_domain_marks, size))
+            found = statement.one(
+                conn,
+                {
+                    "site_id": site_id,
+                    "marked_since": marked_since,
+                    **{f"domain_{i}": domain for i, domain in enumerate(chunk)},
+                },
+            )
+            # The chunks hold different domains: their counts add up, capped like each.
+            count = min(_COUNT_CAP, count + int(found["spam_domains"]))
+            if found["spam_domain"] and (not first or found["spam_domain"] < first):
+                first = found["spam_domain"]
+        return count, first
 
     def _replay(self, conn: Connection, site_id: int, external_id: str) -> StoredCheck | None:
         row = conn.execute(
@@ -655,8 +707,7 @@ class Store:
             keys.add(_lock_key(item.site.id, "i", item.comment.user_ip))
             if item.comment.external_id:
                 keys.add(_lock_key(item.site.id, "x", item.comment.external_id))
-        for key in sorted(keys):
-            conn.execute(_ADVISORY_LOCK, {"k": key})
+        conn.execute(_ADVISORY_LOCKS, {"keys": sorted(keys)})
 
     def _after_conflict(self, item: PendingCheck) -> StoredCheck | StoreError:
         if item.comment.external_id:
@@ -677,8 +728,8 @@ class Store:
         decision = item.decide(facts)
         comment_id = str(uuid.uuid4())
         status = STATUS_OF_VERDICT[decision.verdict]
-        conn.execute(
-            _INSERT,
+        self._prepared.get("insert", lambda: _INSERT).execute(
+            conn,
             {
                 "id": comment_id,
                 "site_id": site.id,

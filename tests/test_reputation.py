@@ -259,3 +259,17 @@ def test_an_author_moderators_approved_is_approved_over_an_unsure_classifier(env
     assert codes(decision)[0] is ReasonCode.REPUTATION_HAM
     stranger = person("Another thought on the vote!", "Bo", "192.0.2.12")
     assert check(env, stranger, p=0.7).verdict is Verdict.HOLD
+
+
+def test_a_marked_domain_among_dozens_of_links_is_found_and_named(env: Env) -> None:
+    # The domains are looked up sixteen to a statement: the marked ones sit in the third
+    # statement and later, and the message names the first of them in alphabetical order.
+    for domain in ("zz-pills.example", "mm-loans.example"):
+        spam_id = add(env, content=f"Visit https://{domain}/offer", ip="", email="")
+        env.queue.act(env.alice, [spam_id], ModerationAction.SPAM)
+    links = " ".join(f"https://site{i:02d}.example/" for i in range(40))
+    comment = person(f"{links} https://zz-pills.example/ https://mm-loans.example/", "Ed", "")
+    decision = check(env, comment)
+    reason = next(r for r in decision.reasons if r.code is ReasonCode.REPUTATION_SPAM)
+    assert "link domain mm-loans.example was marked" in reason.message
+    assert decision.verdict is Verdict.SPAM

@@ -1,0 +1,89 @@
+"""Core statements compiled once and run on the driver's cursor: the check path's hot queries.
+
+A check runs two statements (its facts, its insert) in the writer's transaction. Through
+`Connection.execute` each costs about as much Python again as the database's own work:
+SQLAlchemy builds the parameters, runs the type processors and wraps the result on every call.
+Compiling once per dialect and keeping the type processors turns that into a dictionary merge
+and one driver call, while the SQL and the conversions stay the ones SQLAlchemy writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+
+class Prepared:
+    """One statement compiled for one dialect, with its defaults and bind processors."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        if "POSTCOMPILE" in compiled.string:
+            raise ValueError("expanding parameters are compiled per call: use Connection.execute")
+        self.sql = compiled.string
+        self.positional = bool(compiled.positional)
+        self.names: Sequence[str] = tuple(compiled.positiontup or ()) or tuple(compiled.binds)
+        # Values written into the statement itself (a status compared with, a LIMIT) are bound
+        # parameters too; callers supply only the rest.
+        self.defaults = {
+            name: bind.value
+            for name, bind in compiled.binds.items()
+            if not bind.required and not callable(bind.value)
+        }
+        self.processors: dict[str, Callable[[Any], Any]] = {}
+        for name, bind in compiled.binds.items():
+            # The dialect's own type (SQLite's DATETIME writes text): the generic type has none.
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                self.processors[name] = processor
+        selected = getattr(statement, "selected_columns", None)
+        self.columns: tuple[str, ...] = tuple(selected.keys()) if selected is not None else ()
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        """The driver's parameters for `values`: defaults added, types converted."""
+        merged = {**self.defaults, **values}
+        for name, processor in self.processors.items():
+            merged[name] = processor(merged[name])
+        if self.positional:
+            return tuple(merged[name] for name in self.names)
+        return merged
+
+    def run(self, conn: Connection, values: Mapping[str, Any]) -> Any:
+        """Execute on `conn`'s driver connection (inside its transaction); return the cursor."""
+        cursor = conn.connection.cursor()
+        cursor.execute(self.sql, self.parameters(values))
+        return cursor
+
+    def one(self, conn: Connection, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The single row a SELECT returns, by column name."""
+        cursor = self.run(conn, values)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            raise LookupError("the statement returned no row")
+        return dict(zip(self.columns, row, strict=True))
+
+    def execute(self, conn: Connection, values: Mapping[str, Any]) -> None:
+        """Execute a statement that returns no row."""
+        self.run(conn, values).close()
+
+
+class PreparedCache:
+    """Prepared statements of one engine, built on first use (a statement per key)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._statements: dict[object, Prepared] = {}
+
+    def get(self, key: object, build: Callable[[], ClauseElement]) -> Prepared:
+        """The statement for `key`, compiled from `build()` the first time."""
+        prepared = self._statements.get(key)
+        if prepared is None:
+            prepared = self._statements[key] = Prepared(build(), self.dialect)
+        return prepared

@@ -1,0 +1,84 @@
+"""The check path's compiled statements store what SQLAlchemy itself would store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import bindparam, select
+
+from moderation import checking
+from moderation.domain import Comment, Decision, Score
+from moderation.rules import Facts
+from moderation.schema import comments
+from moderation.store import Store, make_engine, migrate
+from moderation.store_prepared import Prepared
+
+T0 = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+def stored(store: Store, comment: Comment, at: datetime) -> str:
+    site = store.get_site("blog")
+
+    def decide(facts: Facts) -> Decision:
+        return checking.judge(comment, site.policy, facts, Score(0.1))
+
+    return store.check_and_save(site, comment, decide, model_version="t", now=at).id
+
+
+def test_times_compare_and_order_with_what_sqlalchemy_binds(store: Store) -> None:
+    store.create_site("blog")
+    ids = [
+        stored(store, Comment(content=f"Comment {i}", author_email=f"a{i}@example.org",
+                              author_name="A", post_id="p"), T0 + timedelta(seconds=i))
+        for i in range(3)
+    ]  # fmt: skip
+    with store.reading() as conn:
+        later = conn.execute(
+            select(comments.c.id, comments.c.created_at)
+            .where(comments.c.created_at >= T0 + timedelta(seconds=1))
+            .order_by(comments.c.created_at)
+        ).all()
+    assert [r.id for r in later] == ids[1:]
+    # The queue's keyset cursor looks times up by equality.
+    with store.reading() as conn:
+        same = conn.execute(select(comments.c.id).where(comments.c.created_at == T0)).all()
+    assert [r.id for r in same] == ids[:1]
+    # Read back through SQLAlchemy, to the microsecond.
+    assert [r.created_at.replace(tzinfo=UTC) for r in later] == [
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=2),
+    ]
+
+
+def test_flags_and_numbers_read_back_as_stored(store: Store) -> None:
+    store.create_site("blog")
+    comment_id = stored(
+        store,
+        Comment(content="Ünïcödé 🙂 'quotes' \"and\" %s %(x)s ?", author_name="Zoë",
+                author_email="zoe@example.org", post_id="p", external_id="ext-1"),
+        T0,
+    )  # fmt: skip
+    with store.reading() as conn:
+        row = conn.execute(select(comments).where(comments.c.id == comment_id)).one()
+    assert row.content == "Ünïcödé 🙂 'quotes' \"and\" %s %(x)s ?"
+    assert row.author_name == "Zoë"
+    assert row.is_test is False
+    assert row.discard is False
+    assert row.spam_probability == pytest.approx(0.1)
+    assert row.external_id == "ext-1"
+
+
+def test_a_statement_with_an_expanding_list_is_refused(store: Store) -> None:
+    statement = select(comments.c.id).where(comments.c.id.in_(bindparam("ids", expanding=True)))
+    with pytest.raises(ValueError, match="expanding"):
+        Prepared(statement, store.engine.dialect)
