@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections import Counter
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import pairwise, repeat
 from typing import Any
 
 import numpy as np
@@ -83,34 +81,50 @@ class _Columns:
         self.analyzer = vectorizer.build_analyzer()
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
 
-    def one(self, doc: str) -> tuple[Any, Any]:
-        """The known columns of one document, in column order, and how often each occurs."""
-        # Counter counts in C, and map() asks the vocabulary in C: a Python loop over the few
-        # hundred n-grams of a comment would cost more than all the arithmetic.
-        counts = Counter(self.analyzer(doc))
-        idx = np.fromiter(
-            map(self.vocabulary.get, counts.keys(), repeat(-1)), dtype=np.int64, count=len(counts)
-        )
-        tf = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
-        known = idx >= 0
-        idx, tf = idx[known], tf[known]
-        order = idx.argsort()
-        return idx[order], tf[order]
+    def terms(self, doc: str) -> list[str]:
+        """The terms (n-grams) of one document, as the vectorizer's analyzer finds them."""
+        found: list[str] = self.analyzer(doc)
+        return found
 
     def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
         """Every known column occurrence of `docs`: (document number, column), repeats kept."""
         terms: list[str] = []
         lengths = np.empty(len(docs), dtype=np.int64)
         for i, doc in enumerate(docs):
-            found = self.analyzer(doc)
+            found = self.terms(doc)
             terms.extend(found)
             lengths[i] = len(found)
+        # map() asks the vocabulary in C: a Python loop over the few hundred n-grams of a
+        # comment would cost more than all the arithmetic.
         idx = np.fromiter(
             map(self.vocabulary.get, terms, repeat(-1)), dtype=np.int64, count=len(terms)
         )
         rows = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
         known = idx >= 0
         return rows[known], idx[known]
+
+
+class _WordColumns(_Columns):
+    """Word n-grams built with C-level joins instead of scikit-learn's Python loop.
+
+    The same tokens (the vectorizer's own pattern, on the lowercased text) and the same
+    n-grams, in the same order; a test holds this to scikit-learn's analyzer.
+    """
+
+    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+        super().__init__(vectorizer)
+        self.tokens = re.compile(vectorizer.token_pattern).findall
+        self.low, self.high = vectorizer.ngram_range
+        self.lowercase = bool(vectorizer.lowercase)
+
+    def terms(self, doc: str) -> list[str]:
+        tokens = self.tokens(doc.lower() if self.lowercase else doc)
+        out: list[str] = tokens[:] if self.low == 1 else []
+        for n in range(max(2, self.low), self.high + 1):
+            if len(tokens) < n:
+                break
+            out.extend(map(" ".join, zip(*(tokens[i:] for i in range(n)), strict=False)))
+        return out
 
 
 class _CharWbColumns(_Columns):
@@ -142,36 +156,25 @@ class _CharWbColumns(_Columns):
         found = [self.vocabulary[g] for g in grams if g in self.vocabulary]
         return np.array(found, dtype=np.int64) if found else _EMPTY
 
-    def _columns_of_words(self, doc: str, parts: list[Any]) -> int:
-        """Append the columns of each word of `doc` to `parts`; return how many there are."""
-        if self.lowercase:
-            doc = doc.lower()
-        words = self._words
-        total = 0
-        for word in doc.split():
-            columns = words.get(word)
-            if columns is None:
-                columns = self._word_columns(word)
-                if len(words) >= self.max_words:
-                    words.clear()  # a flood of unseen words must not grow memory unbounded
-                words[word] = columns
-            parts.append(columns)
-            total += len(columns)
-        return total
-
-    def one(self, doc: str) -> tuple[Any, Any]:
-        parts: list[Any] = []
-        if not self._columns_of_words(doc, parts):
-            return _EMPTY, _EMPTY
-        return np.unique(np.concatenate(parts), return_counts=True)
-
     def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
-        parts: list[Any] = []
-        lengths = np.fromiter(
-            (self._columns_of_words(doc, parts) for doc in docs), dtype=np.int64, count=len(docs)
-        )
-        idx = np.concatenate(parts) if parts else _EMPTY
-        return np.repeat(np.arange(len(docs), dtype=np.int64), lengths), idx
+        words: list[str] = []
+        per_doc = np.empty(len(docs), dtype=np.int64)
+        for i, doc in enumerate(docs):
+            found = (doc.lower() if self.lowercase else doc).split()
+            words.extend(found)
+            per_doc[i] = len(found)
+        cache = self._words
+        columns: list[Any] = list(map(cache.get, words))
+        for i, known in enumerate(columns):
+            if known is None:
+                if len(cache) >= self.max_words:
+                    cache.clear()  # a flood of unseen words must not grow memory unbounded
+                cache[words[i]] = columns[i] = self._word_columns(words[i])
+        if not columns:
+            return _EMPTY, _EMPTY
+        per_word = np.fromiter(map(len, columns), dtype=np.int64, count=len(columns))
+        word_doc = np.repeat(np.arange(len(docs), dtype=np.int64), per_doc)
+        return np.repeat(word_doc, per_word), np.concatenate(columns)
 
 
 def _columns_for(vectorizer: TfidfVectorizer) -> _Columns:
@@ -181,7 +184,16 @@ def _columns_for(vectorizer: TfidfVectorizer) -> _Columns:
         and vectorizer.strip_accents is None
         and vectorizer.ngram_range[0] <= 3  # a padded word is never shorter than the range
     )
-    return _CharWbColumns(vectorizer) if plain_char_wb else _Columns(vectorizer)
+    if plain_char_wb:
+        return _CharWbColumns(vectorizer)
+    plain_words = (
+        vectorizer.analyzer == "word"
+        and vectorizer.preprocessor is None
+        and vectorizer.tokenizer is None
+        and vectorizer.strip_accents is None
+        and vectorizer.stop_words is None
+    )
+    return _WordColumns(vectorizer) if plain_words else _Columns(vectorizer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +203,7 @@ class _Part:
     columns: _Columns
     idf: Any
     weights: Any
-    names: Any
+    offset: int  # of its first column among all the parts' columns
     sublinear_tf: bool
 
 
@@ -212,51 +224,24 @@ class _LeanScorer:
         self.a = float(calibrator.a_)
         self.b = float(calibrator.b_)
         self.parts: list[_Part] = []
+        # Every part's terms in one array, indexed by column across the parts.
+        self.names = np.empty(len(coef), dtype=object)
         offset = 0
         for _, vectorizer in union.transformer_list:
             vocabulary: dict[str, int] = vectorizer.vocabulary_
             size = len(vocabulary)
-            names = np.empty(size, dtype=object)
             for term, index in vocabulary.items():
-                names[index] = term
+                self.names[offset + index] = term
             self.parts.append(
                 _Part(
                     columns=_columns_for(vectorizer),
                     idf=np.asarray(vectorizer.idf_, dtype=np.float64),
                     weights=coef[offset : offset + size],
-                    names=names,
+                    offset=offset,
                     sublinear_tf=bool(vectorizer.sublinear_tf),
                 )
             )
             offset += size
-
-    def _score_one(self, doc: str) -> Score:
-        """`score_batch` of one document, without the batch's bookkeeping (a check's path)."""
-        decision = self.intercept
-        all_values, all_columns, all_parts = [], [], []
-        for number, part in enumerate(self.parts):
-            idx, tf = part.columns.one(doc)
-            if not len(idx):
-                continue
-            counts = tf.astype(np.float64)
-            if part.sublinear_tf:
-                counts = 1.0 + np.log(counts)
-            values = counts * part.idf[idx]
-            values /= math.sqrt(float((values * values).sum()))
-            contribution = values * part.weights[idx]
-            decision += float(contribution.sum())
-            all_values.append(contribution)
-            all_columns.append(idx)
-            all_parts.append(np.full(len(idx), number, dtype=np.int64))
-        probability = 1.0 / (1.0 + math.exp(min(700.0, self.a * decision + self.b)))
-        if not all_values:
-            return Score(spam_probability=probability, evidence=())
-        values = np.concatenate(all_values)
-        evidence = _top_terms(
-            np.abs(values), values, np.concatenate(all_parts), np.concatenate(all_columns),
-            [part.names for part in self.parts],
-        )  # fmt: skip
-        return Score(spam_probability=probability, evidence=evidence)
 
     def score_batch(self, docs: Sequence[str]) -> list[Score]:
         """`score` of each document, with the arithmetic done once for the whole batch.
@@ -268,14 +253,12 @@ class _LeanScorer:
         n = len(docs)
         if n == 0:
             return []
-        if n == 1:
-            return [self._score_one(docs[0])]
         decision = np.full(n, self.intercept)
-        all_rows, all_values, all_columns, all_parts = [], [], [], []
-        for number, part in enumerate(self.parts):
+        all_rows, all_values, all_columns = [], [], []
+        for part in self.parts:
             rows, idx = part.columns.batch(docs)
             # Count each (document, column) pair: unique keys come out sorted by document,
-            # then column, the order the one-document path sums in.
+            # then column.
             width = len(part.idf)
             keys, tf = np.unique(rows * width + idx, return_counts=True)
             rows, idx = keys // width, keys % width
@@ -289,55 +272,51 @@ class _LeanScorer:
             decision += np.bincount(rows, weights=contribution, minlength=n)
             all_rows.append(rows)
             all_values.append(contribution)
-            all_columns.append(idx)
-            all_parts.append(np.full(len(idx), number, dtype=np.int64))
+            all_columns.append(idx + part.offset)
         probabilities = 1.0 / (1.0 + np.exp(np.minimum(700.0, self.a * decision + self.b)))
-        evidence = _batch_evidence(
-            n,
-            np.concatenate(all_rows),
-            np.concatenate(all_values),
-            (np.concatenate(all_parts), np.concatenate(all_columns)),
-            [part.names for part in self.parts],
+        evidence = self._evidence(
+            n, np.concatenate(all_rows), np.concatenate(all_values), np.concatenate(all_columns)
         )
         return [
             Score(spam_probability=float(p), evidence=e)
             for p, e in zip(probabilities.tolist(), evidence, strict=True)
         ]
 
-
-def _batch_evidence(
-    n: int, rows: Any, values: Any, columns: tuple[Any, Any], names: list[Any]
-) -> list[tuple[Evidence, ...]]:
-    """Each document's terms with the largest contributions, largest first."""
-    # A stable sort by document keeps each document's terms in one order (words, then
-    # characters, column by column) whatever else is in the batch, so that a comment's
-    # evidence does not depend on which comments it was scored with.
-    order = np.argsort(rows, kind="stable")
-    rows, values = rows[order], values[order]
-    parts, idx = columns[0][order], columns[1][order]
-    bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
-    magnitude = np.abs(values)
-    out: list[tuple[Evidence, ...]] = []
-    for start, end in itertools.pairwise(bounds):
-        out.append(_top_terms(magnitude[start:end], values[start:end],
-                              parts[start:end], idx[start:end], names))  # fmt: skip
-    return out
-
-
-def _top_terms(
-    magnitude: Any, values: Any, parts: Any, idx: Any, names: list[Any]
-) -> tuple[Evidence, ...]:
-    """The terms of one document with the largest contributions, largest first."""
-    size = min(_EVIDENCE_TERMS, len(values))
-    if size == 0:
-        return ()
-    top = np.argpartition(-magnitude, size - 1)[:size] if len(values) > size else np.arange(size)
-    top = top[np.argsort(-magnitude[top], kind="stable")]
-    return tuple(
-        Evidence(term=str(names[parts[i]][idx[i]]), weight=float(values[i]))
-        for i in top.tolist()
-        if values[i] != 0
-    )
+    def _evidence(self, n: int, rows: Any, values: Any, columns: Any) -> list[tuple[Evidence, ...]]:
+        """Each document's terms with the largest contributions, largest first."""
+        # A stable sort by document keeps each document's terms in one order (words, then
+        # characters, column by column) whatever else is in the batch, so that a comment's
+        # evidence does not depend on which comments it was scored with.
+        order = np.argsort(rows, kind="stable")
+        magnitude = np.abs(values[order])
+        bounds = np.searchsorted(rows[order], np.arange(n + 1)).tolist()
+        chosen: list[Any] = []
+        for start, end in pairwise(bounds):
+            if end - start > _EVIDENCE_TERMS:
+                segment = magnitude[start:end]
+                top = np.argpartition(-segment, _EVIDENCE_TERMS - 1)[:_EVIDENCE_TERMS]
+                chosen.append(start + top[np.argsort(-segment[top], kind="stable")])
+            else:
+                segment = magnitude[start:end]
+                chosen.append(start + np.argsort(-segment, kind="stable"))
+        picked = order[np.concatenate(chosen)] if chosen else _EMPTY
+        terms = self.names[columns[picked]].tolist()
+        weights = values[picked].tolist()
+        out: list[tuple[Evidence, ...]] = []
+        at = 0
+        for start, end in pairwise(bounds):
+            size = min(end - start, _EVIDENCE_TERMS)
+            out.append(
+                tuple(
+                    Evidence(term, weight)
+                    for term, weight in zip(
+                        terms[at : at + size], weights[at : at + size], strict=True
+                    )
+                    if weight != 0
+                )
+            )
+            at += size
+        return out
 
 
 class SpamClassifier:
