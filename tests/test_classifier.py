@@ -96,3 +96,17 @@ def test_evidence_is_the_same_alone_and_in_a_batch(classifier: SpamClassifier) -
             [e.weight for e in single.evidence], abs=1e-12
         )
         assert 0 < len(batched.evidence) <= 8
+
+
+def test_word_ngrams_match_scikit_learn(classifier: SpamClassifier) -> None:
+    from moderation.classifier import _WordColumns
+    from moderation.dataset import read_all, seed_files
+    from tests.conftest import ROOT
+
+    vectorizer = classifier.pipeline.named_steps["features"].transformer_list[0][1]
+    fast = _WordColumns(vectorizer)
+    analyzer = vectorizer.build_analyzer()
+    docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))]
+    docs += ["", "one", "two words", "I İ ß ﬁ aujourd'hui l'été $5 €10 !?", "a-b-c  d\u00a0e"]
+    for doc in docs:
+        assert fast.terms(doc) == analyzer(doc), doc
