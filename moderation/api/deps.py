@@ -1,7 +1,9 @@
-"""Dependencies the routers share: the store, the live model, the authenticated site."""
+"""Dependencies the routers share: the store, the live model, the authenticated site, limits."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -9,7 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from moderation.batching import BatchWriter
+from moderation.client_ip import Network, client_ip
 from moderation.live_model import LiveModel
+from moderation.login_guard import ip_key
+from moderation.ratelimit import Decision, Hit, Limiter, RateLimits
 from moderation.settings import Settings
 from moderation.store import Site, Store
 
@@ -74,3 +79,87 @@ async def authenticated_site(
 
 
 SiteDep = Annotated[Site, Depends(authenticated_site)]
+
+
+@lru_cache(maxsize=4096)
+def _address_key(peer: str | None, forwarded: tuple[str, ...], trusted: tuple[Network, ...]) -> str:
+    # Parsing the addresses twice costs several µs; a blog posts from the same few addresses.
+    return ip_key(client_ip(peer, forwarded, trusted))
+
+
+def request_address_key(request: Request) -> str:
+    """The key a client address is rate limited under (an IPv6 address by its /64)."""
+    trusted: tuple[Network, ...] = getattr(request.app.state, "trusted_networks", ())
+    peer = request.client.host if request.client else None
+    return _address_key(peer, tuple(request.headers.getlist("x-forwarded-for")), trusted)
+
+
+_OVER = {"check-ip": "from this address", "check-site": "for this site key"}
+
+
+class RateLimitedError(HTTPException):
+    """429 with Retry-After: the request went over the limit `decision` names."""
+
+    def __init__(self, decision: Decision) -> None:
+        refused = decision.refused
+        what = _OVER.get(refused.scope, refused.scope) if refused else ""
+        limit = f" (the limit is {refused.rate.describe()})" if refused else ""
+        super().__init__(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many requests {what}{limit}: retry in {decision.retry_after} s",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+
+
+def _limits(request: Request) -> tuple[Limiter, RateLimits] | None:
+    # Absent outside the lifespan (an app whose lifespan has not run limits nothing).
+    limiter: Limiter | None = getattr(request.app.state, "rate_limiter", None)
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    return None if limiter is None or limits is None else (limiter, limits)
+
+
+async def _enforce(limiter: Limiter, *hits: Hit) -> None:
+    if any(hit.rate.enabled for hit in hits):
+        decision = await limiter.hit(*hits)
+        if not decision.allowed:
+            raise RateLimitedError(decision)
+
+
+async def check_limited(
+    request: Request, authenticate: Callable[[], Awaitable[Site]], *, known: Site | None
+) -> Site:
+    """The site `authenticate` finds for a check, within the address's and the site's limits.
+
+    `known` is the site when the key cache already tells it (no I/O): both limits then cost
+    one call together. Otherwise the address is counted first, before the key is looked up,
+    so that floods of wrong keys are limited too. 429 (RateLimitedError) over either limit.
+    """
+    found = _limits(request)
+    if found is None:
+        return await authenticate()
+    limiter, limits = found
+    by_ip = Hit("check-ip", request_address_key(request), limits.check_per_ip)
+    if known is not None:
+        await _enforce(limiter, by_ip, Hit("check-site", str(known.id), limits.check_per_key))
+        return known
+    await _enforce(limiter, by_ip)
+    site = await authenticate()
+    await _enforce(limiter, Hit("check-site", str(site.id), limits.check_per_key))
+    return site
+
+
+async def rate_limited_site(
+    request: Request,
+    store: StoreDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Site:
+    """The authenticated site of a check, within the address's and the site's rate limits."""
+    cached = store.cached_site_for_key(credentials.credentials) if credentials else None
+    return await check_limited(
+        request,
+        lambda: authenticated_site(store, credentials),
+        known=cached if isinstance(cached, Site) else None,
+    )
+
+
+CheckSiteDep = Annotated[Site, Depends(rate_limited_site)]

@@ -24,6 +24,7 @@ from moderation.domain import CommentStatus, ModerationAction, ReasonCode
 from moderation.live_model import LiveModel
 from moderation.login_guard import LoginDecision, LoginLimits, decide, ip_key, name_key
 from moderation.queue import MAX_BULK, MAX_TEXT_FILTER, QueueFilter, QueueSort, undo_stack
+from moderation.ratelimit import Decision, Hit, Limiter, RateLimits
 from moderation.settings import Settings
 from moderation.store import NotFoundError, Store, StoreError
 from moderation.store_accounts import AccountInputError, Accounts, Moderator
@@ -52,6 +53,7 @@ PAGE_SIZE = 50
 DASHBOARD_DAYS = 30
 WRONG_LOGIN = "The name or password is wrong."
 LOCKED_OUT = "Too many failed logins. Wait a few minutes, then try again."
+TOO_MANY_ATTEMPTS = "Too many login attempts from your address. Wait {seconds} s, then try again."
 NOTE_MAX = 1000
 QUEUE_URL = f"{PREFIX}/queue"
 LOGIN_URL = f"{PREFIX}/login"
@@ -344,6 +346,15 @@ def _login_failures(request: Request) -> LoginFailures:
     return failures or LoginFailures(request.app.state.store)
 
 
+async def _login_rate(request: Request) -> Decision | None:
+    """The address's login rate limit, counting this attempt; None when there is none."""
+    limiter: Limiter | None = getattr(request.app.state, "rate_limiter", None)
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if limiter is None or limits is None or not limits.login_per_ip.enabled:
+        return None
+    return await limiter.hit(Hit("login-ip", ip_key(request_ip(request)), limits.login_per_ip))
+
+
 def _login_check(failures: LoginFailures, key: str, ip: str, limits: LoginLimits) -> LoginDecision:
     now = datetime.now(UTC)
     by_name, by_ip = failures.tally(key, ip, since=now - limits.window)
@@ -388,6 +399,21 @@ async def login(request: Request) -> Response:
         )
         locked.headers["Retry-After"] = str(decision.retry_after)
         return locked
+    # After the lockout (whose answer wins, and whose refusals cost no attempt), before the
+    # password is hashed: every attempt that would hash counts, right or wrong.
+    rate = await _login_rate(request)
+    if rate is not None and not rate.allowed:
+        limited = _login_page(
+            request,
+            token=fresh,
+            next_url=next_url,
+            status=429,
+            message=TOO_MANY_ATTEMPTS.format(seconds=rate.retry_after),
+            error=True,
+            name=name,
+        )
+        limited.headers["Retry-After"] = str(rate.retry_after)
+        return limited
     moderator = None
     if isinstance(password, str) and name:
         moderator = await run_in_threadpool(_stored, lambda: accounts.authenticate(name, password))
