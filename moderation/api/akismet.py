@@ -20,15 +20,16 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import ClientDisconnect
 
 from moderation import akismet, checking
 from moderation.akismet import CheckRequest, Form, FormError, MissingFieldError
-from moderation.api.deps import ModelDep, StoreDep, WriterDep
-from moderation.domain import Decision, Label
+from moderation.api.deps import RateLimitedError, StoreDep, WriterDep, check_limited
+from moderation.batching import CheckJob
+from moderation.domain import Decision, Label, Score
 from moderation.rules import Facts
-from moderation.store import PendingCheck, Site, Store, Usage
+from moderation.store import Site, Store, Usage
 
 router = APIRouter(tags=["akismet"])
 PATH_PREFIXES = ("/1.1/", "/1.2/")
@@ -104,6 +105,26 @@ def _parsed(form: Form, now: datetime, *, require_ip: bool = True) -> CheckReque
         raise _RefusedError(_bad(exc)) from exc
 
 
+async def _limited_site(store: Store, form: Form, request: Request) -> Site:
+    """`_site`, within the check rate limits of the address and the site."""
+    try:
+        key = akismet.key_of(form, request.headers.get("host", ""))
+    except FormError:
+        key = ""  # _site answers that
+    cached = store.cached_site_for_key(key) if key else None
+    try:
+        return await check_limited(
+            request,
+            lambda: _site(store, form, request),
+            known=cached if isinstance(cached, Site) else None,
+        )
+    except RateLimitedError as exc:
+        # Not Akismet's protocol (it has no rate limit): a clear 429 any HTTP client honours.
+        headers = {**(exc.headers or {}), "X-akismet-debug-help": str(exc.detail)}
+        refused = JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+        raise _RefusedError(refused) from exc
+
+
 async def _answer(handler: Callable[[], Awaitable[Response]]) -> Response:
     try:
         return await handler()
@@ -130,9 +151,7 @@ async def verify_key(request: Request, store: StoreDep) -> Response:
 
 
 @router.post("/1.1/comment-check", response_class=PlainTextResponse, responses=_TEXT)
-async def comment_check(
-    request: Request, store: StoreDep, writer: WriterDep, model: ModelDep
-) -> Response:
+async def comment_check(request: Request, store: StoreDep, writer: WriterDep) -> Response:
     """`true` (spam) or `false`, decided and stored as /v1/comments/check does.
 
     `X-akismet-guid` names the stored comment; `X-akismet-pro-tip: discard` marks blatant spam;
@@ -143,20 +162,18 @@ async def comment_check(
     async def handle() -> Response:
         now = datetime.now(UTC)
         form = await _form(request)
-        site = await _site(store, form, request)
+        site = await _limited_site(store, form, request)
         check = _parsed(form, now)
-        live = model.get()
-        score = live.classifier.score(checking.text_input(check.comment))
         policy = akismet.effective_policy(site.policy, check)
 
-        def decide(facts: Facts) -> Decision:
+        def decide(facts: Facts, score: Score) -> Decision:
             facts = akismet.effective_facts(facts, check)
             return akismet.apply_switches(
                 checking.judge(check.comment, policy, facts, score), check
             )
 
         stored = await writer.submit(
-            PendingCheck(site, check.comment, decide, live.version, now, is_test=check.is_test)
+            CheckJob(site, check.comment, now, decide, is_test=check.is_test)
         )
         if not stored.replayed and request.app.state.metrics is not None:
             request.app.state.metrics.count_decision(site.name, stored.decision)
@@ -208,8 +225,16 @@ async def submit_ham(request: Request, store: StoreDep) -> Response:
     return await _submit(request, store, Label.HAM)
 
 
-@router.get("/1.2/usage-limit")
-@router.post("/1.2/usage-limit")
+_REPORT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/json": {}, "text/csv": {}, "text/plain": {}},
+        "description": "Akismet's report (JSON, or CSV when asked), or its plain-text refusal.",
+    }
+}
+
+
+@router.get("/1.2/usage-limit", response_class=PlainTextResponse, responses=_REPORT)
+@router.post("/1.2/usage-limit", response_class=PlainTextResponse, responses=_REPORT)
 async def usage_limit(request: Request, store: StoreDep) -> Response:
     """This month's calls for the key's site: `{limit, usage, percentage, throttled}`."""
 
@@ -267,8 +292,8 @@ def _csv(title: str, rows: Sequence[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-@router.get("/1.2/key-sites")
-@router.post("/1.2/key-sites")
+@router.get("/1.2/key-sites", response_class=PlainTextResponse, responses=_REPORT)
+@router.post("/1.2/key-sites", response_class=PlainTextResponse, responses=_REPORT)
 async def key_sites(request: Request, store: StoreDep) -> Response:
     """The month's counts (calls, spam, ham, missed spam, false positives) of the key's site.
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import partial
 
 from fastapi import APIRouter, Request, Response, status
 
 from moderation import checking
-from moderation.api.deps import ModelDep, SiteDep, StoreDep, WriterDep
+from moderation.api.deps import CheckSiteDep, StoreDep, WriterDep
 from moderation.api.queue import (
     ItemDetailOut,
     QueueDep,
@@ -17,10 +18,9 @@ from moderation.api.queue import (
     site_comment,
 )
 from moderation.api.schemas import CheckOut, CommentIn, check_body
-from moderation.domain import Decision
+from moderation.batching import CheckJob
 from moderation.queue import looks_like_id
-from moderation.rules import Facts
-from moderation.store import NotFoundError, PendingCheck
+from moderation.store import NotFoundError
 from moderation.store_accounts import Moderator
 
 router = APIRouter(prefix="/v1/comments", tags=["comments"])
@@ -31,28 +31,24 @@ router = APIRouter(prefix="/v1/comments", tags=["comments"])
     response_model=CheckOut,
     responses={
         200: {"description": "A retry of a known external_id: the stored decision."},
+        400: {"description": "The body is not UTF-8 JSON."},
         401: {"description": "Missing or invalid API key."},
         413: {"description": "Body over the size limit."},
         422: {"description": "Invalid comment; the detail names the field."},
+        429: {"description": "Over the rate limit of the site or the address; see Retry-After."},
     },
     status_code=status.HTTP_201_CREATED,
 )
 async def check_comment(
-    body: CommentIn, site: SiteDep, writer: WriterDep, model: ModelDep, request: Request
+    body: CommentIn, site: CheckSiteDep, writer: WriterDep, request: Request
 ) -> Response:
     """Decide on a comment and store it with its decision before answering."""
     now = datetime.now(UTC)
     comment = body.to_domain(now)
-    live = model.get()
-    # Scoring is a fraction of a millisecond of CPU that needs no database: it runs here, on
-    # the event loop (a worker thread would only add a hand-off under the same GIL), before
-    # the write transaction.
-    score = live.classifier.score(checking.text_input(comment))
-
-    def decide(facts: Facts) -> Decision:
-        return checking.judge(comment, site.policy, facts, score)
-
-    stored = await writer.submit(PendingCheck(site, comment, decide, live.version, now))
+    # Scoring, the rules and the write run on the writer's thread, a batch of concurrent
+    # checks at a time: the event loop only parses and answers.
+    decide = partial(checking.judge, comment, site.policy)
+    stored = await writer.submit(CheckJob(site, comment, now, decide))
     if not stored.replayed and request.app.state.metrics is not None:
         request.app.state.metrics.count_decision(site.name, stored.decision)
     # The body is built here from the stored decision: validating it again against
@@ -68,7 +64,10 @@ async def check_comment(
 @router.get(
     "/{comment_id}",
     response_model=SiteCommentOut | ItemDetailOut,
-    responses={404: {"description": "No such comment on the caller's site(s)."}},
+    responses={
+        401: {"description": "No valid site key or moderator token."},
+        404: {"description": "No such comment on the caller's site(s)."},
+    },
 )
 def comment_status(
     comment_id: str, caller: SiteOrModeratorDep, store: StoreDep, queue: QueueDep
