@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import multiprocessing
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing.pool import AsyncResult
 from typing import Any, TextIO
+
+from pydantic import ValidationError
 
 from moderation import checking
 from moderation.api.schemas import CommentIn
 from moderation.artifacts import LoadedModel
-from moderation.domain import Comment
+from moderation.domain import Comment, Decision
 from moderation.policy import SitePolicy
 from moderation.rules import Facts
 
@@ -31,26 +34,54 @@ class BacklogJob:
     facts: Facts
 
 
+def refusal(exc: ValidationError) -> str:
+    """One line saying why an input is not a comment: each field named with its problem."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    # A field name taken from the input may hold a lone surrogate, which JSON cannot carry.
+    return "; ".join(parts).encode("utf-8", "replace").decode("utf-8")
+
+
+def read_comment(raw: str | Mapping[str, Any], now: datetime) -> Comment | str:
+    """A JSON text or a decoded object as a comment received at `now`, or why it is not one."""
+    try:
+        if isinstance(raw, str):
+            return CommentIn.model_validate_json(raw).to_domain(now)
+        return CommentIn.model_validate(raw).to_domain(now)
+    except ValidationError as exc:
+        return refusal(exc)
+
+
+def decide_all(
+    job: BacklogJob, items: Sequence[Comment | str]
+) -> list[tuple[Comment, Decision] | str]:
+    """Each comment with its decision, in order, all scored in one batched classifier call; an
+    item that is a refusal (a str) stays as it is in its place."""
+    good = [item for item in items if isinstance(item, Comment)]
+    scores = iter(job.model.classifier.score_many([checking.text_input(c) for c in good]))
+    return [
+        (item, checking.judge(item, job.policy, job.facts, next(scores)))
+        if isinstance(item, Comment)
+        else item
+        for item in items
+    ]
+
+
 def decide_lines(job: BacklogJob, lines: Sequence[tuple[int, str]]) -> str:
     """The output lines (each ending in a newline) for numbered input lines, in their order."""
-    parsed: list[tuple[int, Comment | dict[str, Any]]] = []
-    for number, line in lines:
-        try:
-            parsed.append((number, CommentIn.model_validate_json(line).to_domain(job.facts.now)))
-        except ValueError as exc:
-            message = str(exc).splitlines()
-            parsed.append((number, {"line": number, "error": " ".join(message[:3])}))
-    good = [c for _, c in parsed if isinstance(c, Comment)]
-    scores = iter(job.model.classifier.score_many([checking.text_input(c) for c in good]))
+    decided = decide_all(job, [read_comment(line, job.facts.now) for _, line in lines])
     out = []
-    for number, item in parsed:
-        if not isinstance(item, Comment):
-            out.append(json.dumps(item))
+    for (number, _), item in zip(lines, decided, strict=True):
+        if isinstance(item, str):
+            out.append(json.dumps({"line": number, "error": item}))
             continue
-        decision = checking.judge(item, job.policy, job.facts, next(scores))
+        comment, decision = item
         record = {
             "line": number,
-            "external_id": item.external_id or None,
+            "external_id": comment.external_id or None,
             "verdict": decision.verdict.value,
             "spam_probability": round(decision.spam_probability, 4),
             "discard": decision.discard,
