@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from moderation.api.deps import StoreDep
@@ -13,9 +13,19 @@ from moderation.api.moderator_auth import AdminDep
 from moderation.store_webhooks import Delivery, WebhookStore
 from moderation.webhooks import MAX_URL_LENGTH, DeliveryState, WebhookUrlError
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    responses={
+        401: {"description": "No valid moderator token."},
+        403: {"description": "The moderator is not an admin."},
+    },
+)
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such site or delivery."}}
+# Addresses `webhook_url_problem` accepts, as far as a pattern says it (the service takes any
+# port, the pattern names those of up to 4 digits).
+WEBHOOK_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(:[0-9]{1,4})?([/?#][!-~]*)?$"
 
 
 class DeliveryOut(BaseModel):
@@ -52,7 +62,12 @@ class DeliveriesOut(BaseModel):
 class WebhookIn(BaseModel):
     """A site's webhook address; `rotate_secret` replaces the signing secret."""
 
-    url: str = Field(min_length=1, max_length=MAX_URL_LENGTH)
+    url: str = Field(
+        min_length=1,
+        max_length=MAX_URL_LENGTH,
+        description="An http or https address with a host, without a user name or password.",
+        json_schema_extra={"pattern": WEBHOOK_URL_PATTERN},
+    )
     rotate_secret: bool = False
 
 
@@ -84,7 +99,13 @@ def list_deliveries(
     response_model=DeliveryOut,
     responses={**_NOT_FOUND, 409: {"description": "Not failed, or the site has no webhook now."}},
 )
-def retry_delivery(admin: AdminDep, store: StoreDep, delivery_id: int) -> DeliveryOut:
+def retry_delivery(
+    admin: AdminDep,
+    store: StoreDep,
+    # Ids are 32-bit integers in PostgreSQL (64-bit in SQLite): a larger one is a 422, not a
+    # database error.
+    delivery_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> DeliveryOut:
     """Send a failed delivery again, now, to the site's current webhook address."""
     return DeliveryOut.of(WebhookStore(store).retry(delivery_id))
 
@@ -100,7 +121,11 @@ def get_webhook(admin: AdminDep, store: StoreDep, name: str) -> WebhookOut:
     "/sites/{name}/webhook",
     response_model=WebhookOut,
     response_model_exclude_none=True,
-    responses={**_NOT_FOUND, 422: {"description": "The address cannot be called."}},
+    responses={
+        **_NOT_FOUND,
+        400: {"description": "The body is not JSON."},
+        422: {"description": "The address cannot be called."},
+    },
 )
 def set_webhook(admin: AdminDep, store: StoreDep, name: str, body: WebhookIn) -> WebhookOut:
     """Call `url` on every status change of the site's comments; the secret when just made."""

@@ -23,7 +23,8 @@ class ForgetIn(BaseModel):
     """The author to forget. The address travels in the body, so no access log records it."""
 
     email: Annotated[Text500, AfterValidator(_address)] = Field(
-        description="The author's email address, in any case."
+        description="The author's email address, in any case.",
+        json_schema_extra={"format": "email"},
     )
     dry_run: bool = Field(False, description="Only count what would be removed.")
 
@@ -45,6 +46,7 @@ class ForgetOut(BaseModel):
     "/forget",
     response_model=ForgetOut,
     responses={
+        400: {"description": "The body is not JSON."},
         401: {"description": "Missing or invalid API key."},
         422: {"description": "Not an email address."},
     },

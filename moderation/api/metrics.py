@@ -48,6 +48,9 @@ def require_metrics_token(
         200: {"content": {"text/plain": {}}, "description": "Prometheus text format."},
         401: {"description": "MODERATION_METRICS_TOKEN is set and was not sent."},
     },
+    # The token is optional (only when MODERATION_METRICS_TOKEN is set): `{}` in the list of
+    # security requirements says the route also answers without one.
+    openapi_extra={"security": [{}]},
 )
 def metrics_text(metrics: Annotated[Metrics, Depends(get_metrics)]) -> Response:
     """Every metric in the Prometheus text format; the queue sizes are counted now."""

@@ -10,7 +10,14 @@ from moderation.api.deps import ModelDep
 from moderation.api.moderator_auth import AdminDep
 from moderation.artifacts import ArtifactError
 
-router = APIRouter(prefix="/v1/admin/model", tags=["admin"])
+router = APIRouter(
+    prefix="/v1/admin/model",
+    tags=["admin"],
+    responses={
+        401: {"description": "No valid moderator token."},
+        403: {"description": "The moderator is not an admin."},
+    },
+)
 
 
 class ReloadOut(BaseModel):

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from moderation.api.deps import StoreDep, authenticated_site
 from moderation.api.moderator_auth import ModeratorDep, current_moderator, get_accounts
@@ -39,7 +39,7 @@ from moderation.store_queue import (
     QueueStore,
 )
 
-router = APIRouter(tags=["queue"])
+router = APIRouter(tags=["queue"], responses={401: {"description": "No valid moderator token."}})
 MAX_NOTE = 2000
 
 
@@ -92,7 +92,9 @@ def _blank_is_none(value: str | None) -> str | None:
     return value if value is None or value.strip() else None
 
 
-OptionalText = Annotated[str | None, AfterValidator(_clean), AfterValidator(_blank_is_none)]
+# Blank stays a string here and becomes None in `queue_filter`: the length limit (the Query's
+# max_length, where it is used) is applied after these validators, and fails on None.
+OptionalText = Annotated[str | None, AfterValidator(_clean)]
 
 
 # Response and request bodies
@@ -273,6 +275,13 @@ CommentId = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_
 Action = Annotated[
     ModerationAction,
     Field(description="approve, spam, ham (not spam), trash or delete (forever)."),
+    # Undo has its own endpoint: the schema offers only the actions these bodies take.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": [a.value for a in ModerationAction if a is not ModerationAction.UNDO],
+        },
+    ),
 ]
 
 
@@ -363,7 +372,13 @@ def queue_filter(
         OptionalText, Query(max_length=500, description="Compared case-insensitively.")
     ] = None,
     user_ip: Annotated[
-        str | None, Query(max_length=100), AfterValidator(_clean), AfterValidator(_ip)
+        str | None,
+        Query(max_length=100),
+        AfterValidator(_clean),
+        AfterValidator(_ip),
+        WithJsonSchema(
+            {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+        ),
     ] = None,
     since: Annotated[
         datetime | None, Query(description="Created at or after (ISO 8601; UTC if no offset).")
@@ -384,14 +399,14 @@ def queue_filter(
             statuses=tuple(dict.fromkeys(status_))
             if status_
             else (CommentStatus.PENDING, CommentStatus.SPAM),
-            site=site,
-            post_id=post_id,
+            site=_blank_is_none(site),
+            post_id=_blank_is_none(post_id),
             reason=reason,
-            author_email=author_email,
+            author_email=_blank_is_none(author_email),
             user_ip=user_ip,
             since=_utc(since),
             until=_utc(until),
-            text=text,
+            text=_blank_is_none(text),
         )
     except ValueError as exc:
         raise _value_error(exc) from exc
@@ -462,7 +477,10 @@ def dashboard(
     )
 
 
-@router.post("/v1/queue/actions", response_model=BulkActionOut)
+_NOT_JSON: dict[int | str, dict[str, Any]] = {400: {"description": "The body is not JSON."}}
+
+
+@router.post("/v1/queue/actions", response_model=BulkActionOut, responses=_NOT_JSON)
 def bulk_action(moderator: ModeratorDep, queue: QueueDep, body: BulkActionIn) -> BulkActionOut:
     """Apply one action to up to 500 comments in one transaction; a result per id (not_found
     for an id that is absent or on a site the moderator cannot see)."""
@@ -476,7 +494,9 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/v1/comments/{comment_id}/actions", response_model=ActionResultOut, responses=_NOT_FOUND
+    "/v1/comments/{comment_id}/actions",
+    response_model=ActionResultOut,
+    responses={**_NOT_JSON, **_NOT_FOUND},
 )
 def comment_action(
     comment_id: str, moderator: ModeratorDep, queue: QueueDep, body: ActionIn
@@ -494,6 +514,7 @@ def comment_action(
     "/v1/comments/{comment_id}/undo",
     response_model=ActionResultOut,
     responses={
+        **_NOT_JSON,
         **_NOT_FOUND,
         409: {"description": "Nothing left to undo, or the comment was deleted forever."},
     },
