@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from moderation import publishing
 from moderation.api.deps import StoreDep, authenticated_site
@@ -24,6 +25,15 @@ from moderation.domain import post_key
 from moderation.store import Site
 
 router = APIRouter(prefix="/v1/posts", tags=["public"])
+
+
+class _AnyPathConvertor(PathConvertor):
+    # Starlette's `path` (".*") stops at a line break, and the check stores post ids with
+    # line breaks as sent: without this, their comments could never be read back (a 404).
+    regex = "[\\s\\S]*"
+
+
+register_url_convertor("anypath", _AnyPathConvertor())
 
 _bearer = HTTPBearer(auto_error=False, description="The site's API key.")
 # A browser may keep the answer this long before asking again (with If-None-Match); a blog's
@@ -123,7 +133,7 @@ def conditional(
 
 
 @router.get(
-    "/{post_id:path}/comments",
+    "/{post_id:anypath}/comments",
     response_model=FeedOut,
     responses={
         304: {"description": "Not modified: the If-None-Match ETag is still current."},

@@ -1,0 +1,1 @@
+"""Hostile input against every endpoint that takes user input (corpus in `payloads`)."""
