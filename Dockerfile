@@ -19,8 +19,10 @@ RUN pip install .
 COPY models ./models
 COPY training ./training
 
+# The models folder is the service user's too: `train --promote` and `models promote` write
+# versions and the CURRENT pointer there (and a volume mounted on it starts with this owner).
 RUN useradd --system --uid 10001 --home-dir /var/lib/moderation --create-home moderation \
-    && chown -R moderation /var/lib/moderation
+    && chown -R moderation /var/lib/moderation /app/models
 USER moderation
 VOLUME ["/var/lib/moderation"]
 EXPOSE 8000
