@@ -25,6 +25,7 @@ from moderation.api import (
     model_admin,
     public,
     queue,
+    rescore,
 )
 from moderation.api.limits import BodySizeLimit
 from moderation.batching import BatchWriter
@@ -32,6 +33,8 @@ from moderation.client_ip import parse_networks
 from moderation.live_model import LiveModel
 from moderation.login_guard import LoginLimits
 from moderation.metrics import Metrics
+from moderation.ratelimit import Limiter, MemoryLimiter, Rate, RateLimits
+from moderation.ratelimit_redis import RedisLimiter
 from moderation.settings import Settings
 from moderation.store import ConflictError, Store, make_engine, migrate
 from moderation.store_accounts import Accounts
@@ -81,6 +84,28 @@ def announce_key(key: str) -> None:
     )
 
 
+def open_limiter(settings: Settings) -> Limiter:
+    """The rate limiter: in Redis when a URL is configured (shared), else in this process."""
+    if settings.redis_url is not None:
+        return RedisLimiter(settings.redis_url.get_secret_value())
+    return MemoryLimiter(max_keys=settings.ratelimit_max_keys)
+
+
+def rate_limits(settings: Settings) -> RateLimits:
+    """The rate limits the settings ask for (a 0 turns one off)."""
+    return RateLimits(
+        check_per_key=Rate(
+            settings.ratelimit_check_key_per_second, settings.ratelimit_check_key_burst
+        ),
+        check_per_ip=Rate(
+            settings.ratelimit_check_ip_per_second, settings.ratelimit_check_ip_burst
+        ),
+        login_per_ip=Rate.per_minute(
+            settings.ratelimit_login_ip_per_minute, burst=settings.ratelimit_login_ip_burst
+        ),
+    )
+
+
 def reload_on_sighup(model: LiveModel) -> Callable[[], None]:
     """Make SIGHUP to this process check the CURRENT pointer now; returns the undo.
 
@@ -116,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.accounts = Accounts(store)
         app.state.login_failures = LoginFailures(store)
+        # Opened here, on the serving loop: Redis's asyncio connections belong to one loop.
+        limiter = app.state.rate_limiter = open_limiter(settings)
         app.state.queue = QueueStore(store)
         counted: Metrics | None = app.state.metrics
         # Each lifespan closes what it opened (not what app.state holds at the end): an app
@@ -127,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if counted is not None:
             counted.watch_queue(lambda: queue_sizes(store))
-        writer = app.state.writer = BatchWriter(store)
+        writer = app.state.writer = BatchWriter(store, model.get)
         sender = app.state.webhook_sender = (
             WebhookSender(
                 store,
@@ -150,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if counted is not None:
                 counted.watch_queue(None)
                 counted.close()
+            await limiter.close()
             store.engine.dispose()
 
     app = FastAPI(
@@ -168,9 +196,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ip_failures=settings.login_ip_failures,
         max_lockout=timedelta(minutes=settings.login_max_lockout_minutes),
     )
+    app.state.rate_limits = rate_limits(settings)
     app.state.metrics = Metrics() if settings.metrics_enabled else None
     errors.install(app)
     app.include_router(check.router)
+    app.include_router(rescore.router)
     app.include_router(health.router)
     app.include_router(akismet.router)
     app.include_router(public.router)
@@ -185,7 +215,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,
-        limits=dict.fromkeys(akismet.PATH_PREFIXES, settings.akismet_max_body_bytes),
+        limits=dict.fromkeys(akismet.PATH_PREFIXES, settings.akismet_max_body_bytes)
+        | {rescore.PATH: settings.batch_max_body_bytes},
     )
     # Outside the body limit, so that its 413s carry the headers too.
     docs = docs_headers(

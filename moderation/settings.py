@@ -43,6 +43,12 @@ class Settings(BaseSettings):
         description="Body limit of the Akismet-compatible API: the WordPress plugin sends the "
         "comment twice, percent-encoded, with every request header of the commenter.",
     )
+    batch_max_body_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Body limit of POST /v1/comments/score: up to 1,000 comments at once.",
+    )
     create_first_site: bool = Field(
         True, description="On a first start with no site, create one and print its key once."
     )
@@ -77,6 +83,49 @@ class Settings(BaseSettings):
     )
     login_max_lockout_minutes: int = Field(
         15, ge=1, le=1440, description="The longest lockout (it doubles from a minute)."
+    )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="Redis URL (redis://host:6379/0) where every worker and instance counts "
+        "rate limits together; unset: each worker counts alone, in its own memory.",
+    )
+    ratelimit_check_key_per_second: float = Field(
+        50, ge=0, le=100_000, description="Checks one site may make per second (0: no limit)."
+    )
+    ratelimit_check_key_burst: int = Field(
+        200, ge=0, le=1_000_000, description="Checks one site may make at once (0: no limit)."
+    )
+    ratelimit_check_ip_per_second: float = Field(
+        100,
+        ge=0,
+        le=100_000,
+        description="Check requests one client address may make per second, before its key is "
+        "looked at (0: no limit).",
+    )
+    ratelimit_check_ip_burst: int = Field(
+        400,
+        ge=0,
+        le=1_000_000,
+        description="Check requests one client address may make at once (0: no limit).",
+    )
+    ratelimit_login_ip_per_minute: float = Field(
+        10,
+        ge=0,
+        le=100_000,
+        description="Login attempts one client address may make per minute (0: no limit).",
+    )
+    ratelimit_login_ip_burst: int = Field(
+        10,
+        ge=0,
+        le=100_000,
+        description="Login attempts one client address may make at once (0: no limit).",
+    )
+    ratelimit_max_keys: int = Field(
+        100_000,
+        ge=1,
+        le=10_000_000,
+        description="Without Redis, how many keys (sites, addresses) each worker remembers; the "
+        "least recently seen is forgotten past that.",
     )
     webhooks_enabled: bool = Field(
         True, description="Send the sites' webhook calls from this process (every worker may)."
