@@ -55,19 +55,28 @@ def read_comment(raw: str | Mapping[str, Any], now: datetime) -> Comment | str:
         return refusal(exc)
 
 
+_CHUNK = 128
+
+
 def decide_all(
     job: BacklogJob, items: Sequence[Comment | str]
 ) -> list[tuple[Comment, Decision] | str]:
     """Each comment with its decision, in order, all scored in one batched classifier call; an
     item that is a refusal (a str) stays as it is in its place."""
-    good = [item for item in items if isinstance(item, Comment)]
-    scores = iter(job.model.classifier.score_many([checking.text_input(c) for c in good]))
-    return [
-        (item, checking.judge(item, job.policy, job.facts, next(scores)))
-        if isinstance(item, Comment)
-        else item
-        for item in items
-    ]
+    out: list[tuple[Comment, Decision] | str] = []
+    # A chunk at a time: the links found while scoring a comment are still cached when the
+    # rules look for them (links.py keeps the last 128 comments' links).
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        good = [item for item in chunk if isinstance(item, Comment)]
+        scores = iter(job.model.classifier.score_many([checking.text_input(c) for c in good]))
+        out.extend(
+            (item, checking.judge(item, job.policy, job.facts, next(scores)))
+            if isinstance(item, Comment)
+            else item
+            for item in chunk
+        )
+    return out
 
 
 def decide_lines(job: BacklogJob, lines: Sequence[tuple[int, str]]) -> str:

@@ -619,8 +619,10 @@ def extract_links(text: str) -> list[Link]:
     return list(_extract(text))
 
 
-# The rules ask for the links of one comment several times (count, banned domains, shorteners).
-@lru_cache(maxsize=64)
+# The rules ask for the links of one comment several times (count, banned domains, shorteners),
+# and the classifier's features once more: a batch of checks (up to 128 comments, scored
+# together, then judged one by one) finds each comment's links here the second time.
+@lru_cache(maxsize=128)
 def _extract(text: str) -> tuple[Link, ...]:
     text = _deobfuscate(_clean(text))
     found: list[tuple[int, str, str]] = []
