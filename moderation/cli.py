@@ -132,7 +132,9 @@ def _run_uvicorn(settings: Settings) -> None:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (also done on every start)."""
-    settings = _settings()
+    # Whatever MODERATION_MIGRATE_ON_START says: with several replicas it is off for `serve`,
+    # and a deployment's one-shot migrate step shares their environment.
+    settings = _settings().model_copy(update={"migrate_on_start": True})
     try:
         open_store(settings).engine.dispose()
     except StoreError as exc:
