@@ -34,7 +34,6 @@ from moderation.live_model import LiveModel
 from moderation.login_guard import LoginLimits
 from moderation.metrics import Metrics
 from moderation.ratelimit import Limiter, MemoryLimiter, Rate, RateLimits
-from moderation.ratelimit_redis import RedisLimiter
 from moderation.settings import Settings
 from moderation.store import ConflictError, Store, make_engine, migrate
 from moderation.store_accounts import Accounts
@@ -87,6 +86,9 @@ def announce_key(key: str) -> None:
 def open_limiter(settings: Settings) -> Limiter:
     """The rate limiter: in Redis when a URL is configured (shared), else in this process."""
     if settings.redis_url is not None:
+        # Imported only when configured: the redis client adds to every start otherwise.
+        from moderation.ratelimit_redis import RedisLimiter
+
         return RedisLimiter(settings.redis_url.get_secret_value())
     return MemoryLimiter(max_keys=settings.ratelimit_max_keys)
 

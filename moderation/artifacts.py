@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import pickle
 import re
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import sklearn
+from joblib.numpy_pickle import NumpyArrayWrapper
 
 from moderation.classifier import SpamClassifier
 
@@ -24,6 +29,7 @@ MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 CURRENT_POINTER = "CURRENT"
 _VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+log = logging.getLogger(__name__)
 
 
 class ArtifactError(Exception):
@@ -113,12 +119,125 @@ def load(model_dir: Path) -> LoadedModel:
     """Load a model version after checking its scikit-learn version and sha256."""
     metadata = verify(model_dir)
     # joblib runs code from the file: only a file whose checksum matched gets here.
-    pipeline = joblib.load(model_dir / MODEL_FILE)
+    pipeline = read_joblib(model_dir / MODEL_FILE)
     # The folder's name is the version: it is what the CURRENT pointer names.
     version = check_version_name(model_dir.name)
     return LoadedModel(
         version=version, classifier=SpamClassifier(pipeline), metadata=metadata, path=model_dir
     )
+
+
+class _UnsupportedError(Exception):
+    """A joblib file the quick reader leaves to joblib itself."""
+
+
+class _JoblibStream:
+    """The bytes of a joblib file, with opcodes to hand the unpickler before the rest."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+        self.pending = b""
+
+    @property
+    def consumed(self) -> bool:
+        """Whether every byte (and every handed opcode) was read."""
+        return not self.pending and self._pos == len(self._data)
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes (all with -1): the pending opcodes first."""
+        head = self.pending[:size] if size >= 0 else self.pending
+        self.pending = self.pending[len(head) :]
+        want = len(self._data) - self._pos if size < 0 else size - len(head)
+        end = min(self._pos + want, len(self._data))
+        tail = self._data[self._pos : end]
+        self._pos = end
+        return head + tail.tobytes() if head else tail.tobytes()
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill `buffer` as far as the bytes go; the count read."""
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def readline(self) -> bytes:
+        """A line of the pending opcodes (the only text opcodes a joblib file makes us read)."""
+        end = self.pending.find(b"\n") + 1
+        if end == 0:
+            raise _UnsupportedError("a text opcode in the file")
+        line, self.pending = self.pending[:end], self.pending[end:]
+        return line
+
+
+# After a NumpyArrayWrapper is built: drop it and push the array it described, which is what
+# joblib's own unpickler does to its stack.
+_ARRAY_MODULE = "\x00joblib-array"
+_PUSH_ARRAY = b"0c" + _ARRAY_MODULE.encode() + b"\nnext\n)R"
+_JOBLIB_ZLIB = b"\x78"
+_PICKLE = b"\x80"
+
+
+def _read_joblib_quickly(path: Path) -> Any:
+    """joblib.load of a zlib-compressed or plain joblib file, with the C unpickler.
+
+    joblib's unpickler is pickle's pure-Python one (it reads the raw bytes of each array from
+    the stream right after the array's wrapper is built); a model's vocabularies are hundreds
+    of thousands of small objects, which it reads several times slower. The wrappers are the
+    only objects joblib treats specially, and between them the stream is plain pickle.
+    """
+    raw = path.read_bytes()
+    if raw[:1] == _JOBLIB_ZLIB:
+        inflate = zlib.decompressobj()
+        data = inflate.decompress(raw) + inflate.flush()
+        if not inflate.eof or inflate.unused_data:
+            raise _UnsupportedError("not one zlib stream")
+    elif raw[:1] == _PICKLE:
+        data = raw
+    else:
+        raise _UnsupportedError("another compression")
+    stream = _JoblibStream(data)
+    arrays: list[Any] = []
+
+    class Reader:
+        # What NumpyArrayWrapper.read asks of joblib's unpickler.
+        file_handle = stream
+        mmap_mode = None
+
+    Reader.np = np  # type: ignore[attr-defined]
+
+    class ArrayWrapper:
+        def __setstate__(self, state: dict[str, Any]) -> None:
+            wrapper = NumpyArrayWrapper.__new__(NumpyArrayWrapper)
+            wrapper.__dict__.update(state)
+            if wrapper.dtype.hasobject:
+                raise _UnsupportedError("an array of objects")
+            arrays.append(wrapper.read(Reader, True))
+            stream.pending = _PUSH_ARRAY
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if module == "joblib.numpy_pickle" and name == "NumpyArrayWrapper":
+                return ArrayWrapper
+            if module == _ARRAY_MODULE:
+                return arrays.pop
+            if module == "joblib.numpy_pickle" or module == "joblib.numpy_pickle_compat":
+                raise _UnsupportedError(f"{module}.{name}")
+            return super().find_class(module, name)
+
+    obj = Unpickler(stream).load()
+    if not stream.consumed or arrays:
+        raise _UnsupportedError("bytes left after the pickle")
+    return obj
+
+
+def read_joblib(path: Path) -> Any:
+    """What joblib.load(path) returns, read several times faster when the layout allows it."""
+    try:
+        return _read_joblib_quickly(path)
+    except Exception as exc:  # joblib itself reads it, or says what is wrong with it
+        log.debug("reading %s with joblib: %s", path, exc)
+        return joblib.load(path)
 
 
 def current_version(models_dir: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -18,8 +19,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -194,8 +193,55 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int =
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+_REVISION = re.compile(r"^revision(?:\s*:[^=\n]*)?\s*=\s*[\"']([\w.-]+)[\"']\s*$", re.M)
+_DOWN_REVISION = re.compile(
+    r"^down_revision(?:\s*:[^=\n]*)?\s*=\s*(None|[\"'][\w.-]+[\"'])\s*$", re.M
+)
+
+
+def _head_revisions() -> frozenset[str] | None:
+    """The revisions no migration builds on, read from the files; None when unsure."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for entry in (resources.files("moderation") / "migrations" / "versions").iterdir():
+        if not entry.name.endswith(".py") or entry.name == "__init__.py":
+            continue
+        text = entry.read_text(encoding="utf-8")
+        revision, parent = _REVISION.findall(text), _DOWN_REVISION.findall(text)
+        # A merge (a tuple of parents) or any unusual layout: alembic decides.
+        if len(revision) != 1 or len(parent) != 1:
+            return None
+        revisions.add(revision[0])
+        if parent[0] != "None":
+            parents.add(parent[0][1:-1])
+    heads = revisions - parents
+    return frozenset(heads) if heads else None
+
+
+def _at_head(conn: Connection) -> bool:
+    """Whether the database's recorded revisions are the newest: nothing to migrate."""
+    heads = _head_revisions()
+    if heads is None:
+        return False
+    try:
+        current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    except DBAPIError:
+        current = []  # no version table yet: a new database
+    conn.rollback()
+    return frozenset(current) == heads
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (safe to run from several instances)."""
+    with engine.connect() as conn:
+        # Importing alembic and reading every migration costs more than the rest of a start
+        # together; a database already at the newest revision needs neither.
+        if _at_head(conn):
+            return
+    # Imported here: most starts (and every command but `migrate`) never need it.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(resources.files("moderation") / "migrations"))
     with engine.connect() as conn:
