@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from moderation import checking
-from moderation.api.schemas import CommentIn
+from moderation.api.schemas import CommentIn, decision_body
 from moderation.artifacts import LoadedModel
 from moderation.domain import Comment, Decision
 from moderation.policy import SitePolicy
@@ -91,10 +91,7 @@ def decide_lines(job: BacklogJob, lines: Sequence[tuple[int, str]]) -> str:
         record = {
             "line": number,
             "external_id": comment.external_id or None,
-            "verdict": decision.verdict.value,
-            "spam_probability": round(decision.spam_probability, 4),
-            "discard": decision.discard,
-            "reasons": [{"code": r.code.value, "message": r.message} for r in decision.reasons],
+            **decision_body(decision, evidence=False),
             "model_version": job.model.version,
         }
         out.append(json.dumps(record, ensure_ascii=False))

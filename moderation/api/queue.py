@@ -6,7 +6,6 @@ granted to that moderator (an admin sees all); a comment of another site answers
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -16,7 +15,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 
 from moderation.api.deps import StoreDep, authenticated_site
 from moderation.api.moderator_auth import ModeratorDep, current_moderator, get_accounts
-from moderation.api.schemas import CommentStatusOut, EvidenceOut, ReasonOut
+from moderation.api.schemas import (
+    CommentStatusOut,
+    EvidenceOut,
+    ReasonOut,
+    as_utc,
+    normal_ip,
+)
 from moderation.domain import CommentStatus, Label, ModerationAction, ReasonCode, Verdict
 from moderation.queue import (
     MAX_BULK,
@@ -74,18 +79,7 @@ def _clean(value: str | None) -> str | None:
 
 
 def _ip(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError as exc:
-        raise ValueError("must be an IPv4 or IPv6 address") from exc
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return None if value is None else normal_ip(value)
 
 
 def _blank_is_none(value: str | None) -> str | None:
@@ -404,8 +398,8 @@ def queue_filter(
             reason=reason,
             author_email=_blank_is_none(author_email),
             user_ip=user_ip,
-            since=_utc(since),
-            until=_utc(until),
+            since=as_utc(since),
+            until=as_utc(until),
             text=_blank_is_none(text),
         )
     except ValueError as exc:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from moderation import backlog
 from moderation.api.deps import CheckSiteDep, ModelDep
-from moderation.api.schemas import EvidenceOut, ReasonOut
+from moderation.api.schemas import EvidenceOut, ReasonOut, decision_body
 from moderation.rules import Facts
 
 MAX_COMMENTS = 1000
@@ -71,17 +71,7 @@ def _results(job: backlog.BacklogJob, comments: Sequence[dict[str, Any]]) -> lis
             continue
         comment, decision = item
         out.append(
-            {
-                "index": index,
-                "external_id": comment.external_id or None,
-                "verdict": decision.verdict.value,
-                "spam_probability": round(decision.spam_probability, 4),
-                "discard": decision.discard,
-                "reasons": [{"code": r.code.value, "message": r.message} for r in decision.reasons],
-                "evidence": [
-                    {"term": e.term, "weight": round(e.weight, 4)} for e in decision.evidence
-                ],
-            }
+            {"index": index, "external_id": comment.external_id or None, **decision_body(decision)}
         )
     return out
 

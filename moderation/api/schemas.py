@@ -28,20 +28,23 @@ def _clean_text(value: str) -> str:
     return value
 
 
-def _ip(value: str) -> str:
-    value = value.strip()
-    if not value:
-        return ""
+def normal_ip(value: str) -> str:
+    """An IP address in its canonical text; ValueError, saying so, for anything else."""
     try:
-        return str(ipaddress.ip_address(value))
+        return str(ipaddress.ip_address(value.strip()))
     except ValueError as exc:
         raise ValueError("must be an IPv4 or IPv6 address") from exc
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time in UTC; one without a zone is taken to be UTC already."""
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ip(value: str) -> str:
+    return normal_ip(value) if value.strip() else ""
 
 
 # Text fields with the limits of their stored columns: longer input is refused, never cut.
@@ -88,7 +91,7 @@ class CommentIn(BaseModel):
     referrer: Text2000 = ""
     language: Text35 = ""
     honeypot: Text2000 = ""
-    form_rendered_at: Annotated[datetime | None, AfterValidator(_utc)] = Field(
+    form_rendered_at: Annotated[datetime | None, AfterValidator(as_utc)] = Field(
         None, description="When the blog rendered the form: ISO 8601 or Unix seconds."
     )
     parent_id: Text200 = ""
@@ -123,17 +126,24 @@ class CommentIn(BaseModel):
         )
 
 
-def check_body(comment_id: str, decision: Decision, model_version: str) -> dict[str, Any]:
-    """The JSON body of a check answer, in the shape `CheckOut` documents."""
-    return {
-        "id": comment_id,
+def decision_body(decision: Decision, *, evidence: bool = True) -> dict[str, Any]:
+    """A decision as every answer gives it: verdict, probability, reasons, discard, evidence."""
+    body: dict[str, Any] = {
         "verdict": decision.verdict.value,
         "spam_probability": round(decision.spam_probability, 4),
         "reasons": [{"code": r.code.value, "message": r.message} for r in decision.reasons],
         "discard": decision.discard,
-        "model_version": model_version,
-        "evidence": [{"term": e.term, "weight": round(e.weight, 4)} for e in decision.evidence],
     }
+    if evidence:
+        body["evidence"] = [
+            {"term": e.term, "weight": round(e.weight, 4)} for e in decision.evidence
+        ]
+    return body
+
+
+def check_body(comment_id: str, decision: Decision, model_version: str) -> dict[str, Any]:
+    """The JSON body of a check answer, in the shape `CheckOut` documents."""
+    return {"id": comment_id, **decision_body(decision), "model_version": model_version}
 
 
 class ReasonOut(BaseModel):
