@@ -16,18 +16,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from moderation.store import Store, make_engine, migrate  # noqa: E402
+from tests.servers import free_port, wait_ready  # noqa: E402
 
 LUA = r"""
 local counter = 0
@@ -48,23 +46,6 @@ request = function()
   return wrk.format("POST", nil, nil, body)
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server at {url} did not start")
 
 
 def start(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.servers import free_port  # noqa: E402
+
 KEY = re.compile(r"\b(mod_[A-Za-z0-9_-]{40,})\b")
 COMMENT = {
     "post_id": "42",
@@ -49,13 +52,6 @@ class Start:
     seconds: float
     rss_mb: float
     cpu: float
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _check(url: str, key: str) -> int:

@@ -19,7 +19,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from moderation.dataset import read_all, seed_files  # noqa: E402
 from moderation.store import Store, make_engine, migrate  # noqa: E402
-from tests.servers import free_port  # noqa: E402
+from tests.servers import free_port, wait_ready  # noqa: E402
 
 BATCH = 1000
 
@@ -60,17 +59,6 @@ def post(conn: http.client.HTTPConnection, path: str, body: bytes, key: str) -> 
     if response.status >= 300:
         raise RuntimeError(f"{path} answered {response.status}: {data[:300]!r}")
     return json.loads(data)
-
-
-def wait_ready(url: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server at {url} did not start")
 
 
 class Probe(threading.Thread):

@@ -29,6 +29,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_ready(url: str, timeout: float = 90.0) -> None:
+    """Return once `url` answers with a success; RuntimeError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not start")
+
+
 def call(url: str, body: dict[str, Any] | None = None, key: str = "") -> tuple[int, Any]:
     """GET (or POST `body` as JSON) with an optional site key: the status and decoded JSON."""
     data = json.dumps(body).encode() if body is not None else None
