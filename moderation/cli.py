@@ -8,7 +8,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import StrEnum
+from itertools import chain, islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +26,7 @@ from moderation import (
     report,
     store_training,
     training,
+    training_stream,
 )
 from moderation.app import announce_key, ensure_first_site, open_store
 from moderation.artifacts import ArtifactError
@@ -146,6 +150,15 @@ def _progress(message: str) -> None:
     typer.echo(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", err=True)
 
 
+def _measured_by(report: dict[str, Any]) -> str:
+    if report.get("method") == "streaming":
+        return (
+            f"validation on {report['held_out']:,} held-out examples (streaming: trained on "
+            f"{report['training_examples']:,}, calibrated on {report['calibration_examples']:,})"
+        )
+    return f"{report['folds']}-fold cross-validation"
+
+
 def _print_report(meta: dict[str, Any]) -> None:
     cv = meta["cross_validation"]
     c = cv["confusion"]
@@ -158,7 +171,7 @@ def _print_report(meta: dict[str, Any]) -> None:
             f"({db['db_spam']} spam, {db['db_ham']} ham); {db['relabelled_seed_examples']} "
             f"relabel a seed example, {db['already_in_seed']} were already in the seed corpus"
         )
-    typer.echo(f"{cv['folds']}-fold cross-validation, spam at probability >= 0.5:")
+    typer.echo(f"{_measured_by(cv)}, spam at probability >= 0.5:")
     for name in ("accuracy", "precision", "recall", "f1", "mcc", "roc_auc"):
         typer.echo(f"  {name:<10} {cv[name]:.4f}")
     typer.echo("  confusion   predicted ham  predicted spam")
@@ -233,10 +246,12 @@ def _write_report(
         )  # fmt: skip
     sections = [
         report.Section(
-            title=f"Cross-validation of {meta['version']}",
-            text=f"{cv.report['folds']}-fold stratified cross-validation: every example scored "
-            "by a model that did not train on it. The thresholds are the ones suggested "
-            "from these scores (the discard threshold is the policy default).",
+            title=f"Validation of {meta['version']}",
+            text=(
+                f"{_measured_by(cv.report)}: every example scored by a model that did not "
+                "train on it. The thresholds are the ones suggested from these scores (the "
+                "discard threshold is the policy default)."
+            ),
             models=[
                 report.ScoredModel(
                     name=f"candidate {meta['version']}",
@@ -261,13 +276,17 @@ def _write_report(
                     metrics=scores.metrics,
                 )
             )
+        fitted_on = (
+            "The candidate is the new model, which did not train on its validation slice"
+            if meta["cross_validation"].get("method") == "streaming"
+            else f"The candidate here was fitted on the other "
+            f"{100 - int(training.HOLDOUT_FRACTION * 100)}% of the data"
+        )
         sections.append(
             report.Section(
                 title="Candidate and current model on the same held-out examples",
                 text=f"{comparison.n_compared} of {comparison.n_held_out} held-out examples "
-                f"({comparison.basis}). The candidate here was fitted on the other "
-                f"{100 - int(training.HOLDOUT_FRACTION * 100)}% of the data; metrics at each "
-                "model's own thresholds.",
+                f"({comparison.basis}). {fitted_on}; metrics at each model's own thresholds.",
                 models=models,
             )
         )
@@ -299,6 +318,159 @@ def _seen_by(
     return seen
 
 
+class TrainingMethod(StrEnum):
+    """How `moderation train` fits: see its --method option."""
+
+    AUTO = "auto"
+    EXACT = "exact"
+    STREAMING = "streaming"
+
+
+_Trained = tuple[dict[str, Any], "training.Comparison | None", bool]
+
+
+def _train_exact(
+    examples: Iterable[dataset.Example],
+    decisions: list[dataset.Example],
+    *,
+    from_db: bool,
+    target: Path,
+    sources: list[str],
+    folds: int,
+    promote: bool,
+    force: bool,
+    report_path: Path | None,
+    settings: Settings,
+    started: float,
+) -> _Trained:
+    seed = list(examples)
+    examples = seed
+    extra: dict[str, Any] = {}
+    if from_db:
+        merged = training.merge(seed, decisions)
+        examples = list(merged.examples)
+        extra["from_db"] = merged.summary()
+        _progress(
+            f"{len(decisions)} labelled comment(s) in the database: "
+            f"{merged.counts.db_spam} spam, {merged.counts.db_ham} ham"
+        )
+    labels = [ex.label for ex in examples]
+    _progress(f"{len(examples)} examples: {labels.count(Label.SPAM)} spam, "
+              f"{labels.count(Label.HAM)} ham")  # fmt: skip
+    cv = training.cross_validate(examples, folds=folds, progress=_progress)
+    comparison = None
+    if promote or report_path:
+        current = _current_model(settings)
+        if current is not None:
+            comparison = training.compare(
+                examples,
+                current,
+                candidate_version=target.name,
+                candidate_thresholds=training.model_thresholds(
+                    {"thresholds": cv.report["suggested_thresholds"]}
+                ),
+                seen=_seen_by(current, seed, settings=settings),
+                progress=_progress,
+            )
+            extra["comparison"] = comparison.summary()
+    meta = training.save_version(
+        examples,
+        target,
+        cv,
+        sources=sources,
+        extra=extra,
+        seconds_so_far=time.perf_counter() - started,
+        progress=_progress,
+    )
+    if report_path:
+        _write_report(report_path, meta, cv, examples, comparison)
+        _progress(f"report written to {report_path}")
+    return meta, comparison, _promote(settings, target, promote, force, comparison)
+
+
+def _train_streaming(
+    examples: Iterable[dataset.Example],
+    decisions: list[dataset.Example],
+    *,
+    from_db: bool,
+    target: Path,
+    sources: list[str],
+    folds: int,
+    promote: bool,
+    force: bool,
+    report_path: Path | None,
+    settings: Settings,
+    started: float,
+) -> _Trained:
+    extra: dict[str, Any] = {}
+    counts = training.MergeCounts()
+    if from_db:
+        examples = training.merge_stream(examples, decisions, counts)
+        _progress(f"{len(decisions)} labelled comment(s) in the database")
+    _progress("streaming: one pass over the examples, then SGD; 5% calibrate, 5% validate")
+    streamed = training_stream.train_streaming(examples, progress=_progress)
+    if from_db:
+        extra["from_db"] = counts.summary()
+    comparison = None
+    if promote or report_path:
+        current = _current_model(settings)
+        if current is not None:
+            _progress(f"comparing with {current.version} on the validation slice")
+            comparison = training.compare_held_out(
+                streamed.validation,
+                streamed.classifier,
+                current,
+                candidate_version=target.name,
+                candidate_thresholds=training.model_thresholds(
+                    {"thresholds": streamed.report["suggested_thresholds"]}
+                ),
+                # Without a keys file, only the seed corpus can say what the current model saw.
+                seen=_seen_by(current, [], settings=settings),
+            )
+            extra["comparison"] = comparison.summary()
+    meta = training.save_trained(
+        streamed.classifier,
+        target,
+        report=streamed.report,
+        data_sha256=streamed.data_sha256,
+        n_spam=streamed.n_spam,
+        n_ham=streamed.n_ham,
+        training_keys=(key.decode("ascii") for key in streamed.training_keys),
+        sources=sources,
+        extra=extra,
+        seconds=time.perf_counter() - started,
+        progress=_progress,
+    )
+    if report_path:
+        cv = training.CrossValidation(streamed.validation_probabilities, streamed.report)
+        _write_report(report_path, meta, cv, list(streamed.validation), comparison)
+        _progress(f"report written to {report_path}")
+    return meta, comparison, _promote(settings, target, promote, force, comparison)
+
+
+def _current_model(settings: Settings) -> artifacts.LoadedModel | None:
+    try:
+        return artifacts.load_current(settings.models_dir)
+    except ArtifactError as exc:
+        _progress(f"no current model to compare with ({exc})")
+        return None
+
+
+def _promote(
+    settings: Settings,
+    target: Path,
+    promote: bool,
+    force: bool,
+    comparison: training.Comparison | None,
+) -> bool:
+    """Promote the new version unless refused; whether it was refused."""
+    refused = bool(promote and comparison is not None and comparison.worse and not force)
+    if promote and not refused:
+        artifacts.promote(settings.models_dir, target.name)
+        _progress(f"{target.name} is now the current model")
+    return refused
+
+
 @app.command()
 def train(
     data: Annotated[
@@ -319,7 +491,17 @@ def train(
     out: Annotated[
         Path | None, typer.Option(help="Folder for the new version; default models/<version>.")
     ] = None,
-    folds: Annotated[int, typer.Option(min=2, max=20, help="Cross-validation folds.")] = 5,
+    folds: Annotated[
+        int, typer.Option(min=2, max=20, help="Cross-validation folds (exact method).")
+    ] = 5,
+    method: Annotated[
+        TrainingMethod,
+        typer.Option(
+            help="exact: every example in memory, k-fold cross-validation, liblinear; "
+            "streaming: one pass and SGD, validated on a held-out 5% (for large corpora); "
+            f"auto: streaming from {training_stream.STREAMING_FROM:,} examples."
+        ),
+    ] = TrainingMethod.AUTO,
     promote: Annotated[
         bool,
         typer.Option(
@@ -339,12 +521,13 @@ def train(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
 ) -> None:
-    """Train a model, print its cross-validated report and save it as a new version.
+    """Train a model, print its validated report and save it as a new version.
 
     The version becomes current only with --promote. Before that, a candidate fitted on a fixed
-    80% of the data and the current model are scored on the other 20% (the examples there that
-    the current model did not train on); a candidate whose ROC AUC is lower by more than 0.005
-    is saved but not promoted (exit status 3) unless --force is given.
+    80% of the data (streaming: the new model itself) and the current model are scored on the
+    held-out rest (the examples there that the current model did not train on); a candidate
+    whose ROC AUC is lower by more than 0.005 is saved but not promoted (exit status 3) unless
+    --force is given.
     """
     settings = _settings()
     files = list(data or [])
@@ -358,63 +541,38 @@ def train(
         if not files:
             files = dataset.seed_files(settings.seed_data_dir)
         _progress(f"reading {len(files)} file(s)")
-        seed = dataset.read_all(files)
-        examples = seed
+        stream = chain.from_iterable(dataset.read(f) for f in files)
         sources = [str(f) for f in files]
-        extra: dict[str, Any] = {}
+        decisions: list[dataset.Example] = []
         if from_db:
             store = open_store(settings)
             try:
                 decisions = store_training.labelled_examples(store, site=site)
             finally:
                 store.engine.dispose()
-            merged = training.merge(seed, decisions)
-            examples = list(merged.examples)
             sources.append(f"database ({site or 'every site'})")
-            extra["from_db"] = merged.summary()
-            _progress(
-                f"{len(decisions)} labelled comment(s) in the database: "
-                f"{merged.db_spam} spam, {merged.db_ham} ham"
-            )
-        labels = [ex.label for ex in examples]
-        _progress(f"{len(examples)} examples: {labels.count(Label.SPAM)} spam, "
-                  f"{labels.count(Label.HAM)} ham")  # fmt: skip
-        cv = training.cross_validate(examples, folds=folds, progress=_progress)
-        comparison = None
-        if promote or report_path:
-            current = None
-            try:
-                current = artifacts.load_current(settings.models_dir)
-            except ArtifactError as exc:
-                _progress(f"no current model to compare with ({exc})")
-            if current is not None:
-                comparison = training.compare(
-                    examples,
-                    current,
-                    candidate_version=target.name,
-                    candidate_thresholds=training.model_thresholds(
-                        {"thresholds": cv.report["suggested_thresholds"]}
-                    ),
-                    seen=_seen_by(current, seed, settings=settings),
-                    progress=_progress,
-                )
-                extra["comparison"] = comparison.summary()
-        meta = training.save_version(
-            examples,
-            target,
-            cv,
-            sources=sources,
-            extra=extra,
-            seconds_so_far=time.perf_counter() - started,
-            progress=_progress,
+        # auto: read up to the streaming threshold; a corpus that ends before it goes exact.
+        head = []
+        if method is TrainingMethod.AUTO:
+            head = list(islice(stream, max(0, training_stream.STREAMING_FROM - len(decisions))))
+        streaming = method is TrainingMethod.STREAMING or (
+            method is TrainingMethod.AUTO
+            and len(head) + len(decisions) >= training_stream.STREAMING_FROM
         )
-        if report_path:
-            _write_report(report_path, meta, cv, examples, comparison)
-            _progress(f"report written to {report_path}")
-        refused = bool(promote and comparison is not None and comparison.worse and not force)
-        if promote and not refused:
-            artifacts.promote(settings.models_dir, target.name)
-            _progress(f"{target.name} is now the current model")
+        train_one = _train_streaming if streaming else _train_exact
+        meta, comparison, refused = train_one(
+            chain(head, stream),
+            decisions,
+            from_db=from_db,
+            target=target,
+            sources=sources,
+            folds=folds,
+            promote=promote,
+            force=force,
+            report_path=report_path,
+            settings=settings,
+            started=started,
+        )
     except (DatasetError, ArtifactError, StoreError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from exc
     if json_out:

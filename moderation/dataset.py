@@ -134,11 +134,27 @@ def seed_files(seed_dir: Path) -> list[Path]:
     return files
 
 
+class DataHash:
+    """sha256 over labelled content, fed one example at a time."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+
+    def update(self, example: Example) -> None:
+        """Add one example (its label, content, author name and URL) to the hash."""
+        ex = example
+        for part in (ex.label.value, ex.item.content, ex.item.author_name, ex.item.author_url):
+            self._digest.update(part.encode("utf-8", "surrogatepass"))
+            self._digest.update(b"\x00")
+
+    def hexdigest(self) -> str:
+        """The hash of the examples added so far."""
+        return self._digest.hexdigest()
+
+
 def data_hash(examples: Iterable[Example]) -> str:
     """sha256 over the labelled content, so that a model names the data that made it."""
-    digest = hashlib.sha256()
+    digest = DataHash()
     for ex in examples:
-        for part in (ex.label.value, ex.item.content, ex.item.author_name, ex.item.author_url):
-            digest.update(part.encode("utf-8", "surrogatepass"))
-            digest.update(b"\x00")
+        digest.update(ex)
     return digest.hexdigest()

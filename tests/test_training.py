@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from moderation import artifacts
+from moderation import artifacts, training, training_stream
 from moderation.cli import app
 from moderation.dataset import read_all, seed_files
 from tests.conftest import ROOT, SHARED_DATA
@@ -113,3 +113,75 @@ def test_quality_bar_on_the_sms_spam_collection(tmp_path: Path) -> None:
           f"spam F1 {cv['f1']:.4f}, MCC {cv['mcc']:.4f}, ROC-AUC {cv['roc_auc']:.4f}")  # fmt: skip
     assert cv["accuracy"] >= 0.990
     assert cv["f1"] >= 0.965
+
+
+@pytest.fixture(scope="module")
+def seed_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole seed corpus as one JSONL training file."""
+    path = tmp_path_factory.mktemp("data") / "seed.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for ex in read_all(seed_files(ROOT / "training" / "data")):
+            handle.write(json.dumps({"content": ex.item.content, "label": ex.label.value,
+                                     "author_name": ex.item.author_name,
+                                     "author_url": ex.item.author_url}) + "\n")  # fmt: skip
+    return path
+
+
+def test_a_corpus_past_the_threshold_is_trained_by_streaming(
+    seed_jsonl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training_stream, "STREAMING_FROM", 2000)
+    out = tmp_path / "models" / "v-streamed"
+    result = runner.invoke(app, ["train", "--data", str(seed_jsonl), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "epoch 3/3" in result.stderr
+    assert "held-out examples (streaming: trained on" in result.stdout
+    meta = json.loads((out / "metadata.json").read_text())
+    report = meta["cross_validation"]
+    assert report["method"] == "streaming"
+    assert (
+        meta["n_examples"]
+        == report["training_examples"] + report["calibration_examples"] + (report["held_out"])
+    )
+    assert meta["thresholds"] == report["suggested_thresholds"]
+    assert artifacts.load(out).classifier.score_many([read_all([seed_jsonl])[0].item])
+    lines = (out / training.TRAINING_KEYS_FILE).read_text().splitlines()
+    assert len(lines) == len(set(lines)) > 2000 * 0.85
+    # Below the threshold, and when asked, the exact path runs.
+    monkeypatch.setattr(training_stream, "STREAMING_FROM", 5000)
+    exact = runner.invoke(
+        app,
+        ["train", "--data", str(seed_jsonl), "--out", str(tmp_path / "e"), "--folds", "2",
+         "--json"],
+    )  # fmt: skip
+    assert exact.exit_code == 0, exact.output
+    assert json.loads(exact.stdout)["cross_validation"]["folds"] == 2
+
+
+def test_streaming_compares_with_the_current_model_before_promoting(
+    seed_jsonl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    models = tmp_path / "models"
+    shipped = artifacts.current_version(ROOT / "models")
+    shutil.copytree(ROOT / "models" / shipped, models / shipped)
+    artifacts.promote(models, shipped)
+    monkeypatch.setenv("MODERATION_MODELS_DIR", str(models))
+    report_page = tmp_path / "report.html"
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(seed_jsonl), "--method", "streaming", "--out",
+         str(models / "v-new"), "--promote", "--force", "--report", str(report_page), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    meta = json.loads(result.stdout)
+    comparison = meta["comparison"]
+    assert comparison["current_version"] == shipped
+    assert comparison["n_held_out"] == meta["cross_validation"]["held_out"]
+    # The shipped model trained on the whole seed corpus: nothing held out is new to it.
+    assert not comparison["conclusive"]
+    assert artifacts.current_version(models) == "v-new"
+    page = report_page.read_text()
+    assert "held-out examples (streaming" in page
+    assert "The candidate is the new model" in page

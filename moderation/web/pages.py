@@ -505,9 +505,11 @@ def model_summary(version: str, metadata: dict[str, Any]) -> ModelSummary:
             value = scores.get(key)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 metrics.append((label, f"{value:.3f}"))
-        folds = scores.get("folds")
+        folds, held_out = scores.get("folds"), scores.get("held_out")
         if metrics and isinstance(folds, int):
             metrics.append(("Measured by", f"{folds}-fold cross-validation"))
+        elif metrics and isinstance(held_out, int):
+            metrics.append(("Measured by", f"{held_out:,} held-out examples"))
     thresholds = metadata.get("thresholds")
     if isinstance(thresholds, dict):
         ham, spam = thresholds.get("ham_threshold"), thresholds.get("spam_threshold")
