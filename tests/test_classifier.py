@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from moderation import artifacts
@@ -85,8 +86,37 @@ def test_word_cached_char_ngrams_match_scikit_learn(classifier: SpamClassifier) 
             assert sorted(idx[rows == number].tolist()) == expected, doc
 
 
+def test_char_ngram_counts_match_scikit_learn_alone_and_in_batches(
+    classifier: SpamClassifier,
+) -> None:
+    from collections import Counter
+
+    from moderation.classifier import _CharWbColumns
+    from moderation.dataset import read_all, seed_files
+    from tests.conftest import ROOT
+
+    vectorizer = classifier.pipeline.named_steps["features"].transformer_list[1][1]
+    fast = _CharWbColumns(vectorizer, max_words=300)  # small, so that the cache also empties
+    analyzer = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
+    docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))]
+    docs += ["", " \t\n ", "a", "I İ ß ﬁ Ünïcödé\u00a0x\u2003y", "x\x00y  z", "ok ok ok"]
+    # One document at a time, a few, and batches large enough for the sparse product.
+    for size in (1, 5, 16, 128):
+        for start in range(0, min(len(docs), 40 * size), size):
+            batch = docs[start : start + size]
+            rows, columns, counts = fast.counted(batch)
+            assert np.all(np.diff(rows) >= 0)
+            for number, doc in enumerate(batch):
+                expected = Counter(vocabulary[g] for g in analyzer(doc) if g in vocabulary)
+                mine = rows == number
+                found = dict(zip(columns[mine].tolist(), counts[mine].tolist(), strict=True))
+                assert found == expected, doc
+
+
 def test_evidence_is_the_same_alone_and_in_a_batch(classifier: SpamClassifier) -> None:
     items = [*SPAM, *HAM, TextInput(""), TextInput("buy buy buy cheap cheap pills")]
+    items = items * 3  # enough for the batch to be counted by the sparse product
     together = classifier.score_many(items)
     alone = [classifier.score(item) for item in items]
     for batched, single in zip(together, alone, strict=True):
@@ -110,3 +140,24 @@ def test_word_ngrams_match_scikit_learn(classifier: SpamClassifier) -> None:
     docs += ["", "one", "two words", "I İ ß ﬁ aujourd'hui l'été $5 €10 !?", "a-b-c  d\u00a0e"]
     for doc in docs:
         assert fast.terms(doc) == analyzer(doc), doc
+
+
+def test_word_columns_by_number_match_the_terms_looked_up(classifier: SpamClassifier) -> None:
+    from collections import Counter
+
+    from moderation.classifier import _WordColumns
+    from moderation.dataset import read_all, seed_files
+    from tests.conftest import ROOT
+
+    vectorizer = classifier.pipeline.named_steps["features"].transformer_list[0][1]
+    fast = _WordColumns(vectorizer)
+    assert fast.by_number
+    vocabulary = vectorizer.vocabulary_
+    docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))]
+    docs += ["", "one", "zzunknown cheap zzunknown pills", "I İ ß ﬁ aujourd'hui l'été $5 €10 !?"]
+    for start in range(0, len(docs), 64):
+        batch = docs[start : start + 64]
+        rows, columns = fast.batch(batch)
+        for number, doc in enumerate(batch):
+            expected = Counter(vocabulary[t] for t in fast.terms(doc) if t in vocabulary)
+            assert Counter(columns[rows == number].tolist()) == expected, doc
