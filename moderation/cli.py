@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import chain, islice
@@ -326,27 +327,33 @@ class TrainingMethod(StrEnum):
     STREAMING = "streaming"
 
 
-_Trained = tuple[dict[str, Any], "training.Comparison | None", bool]
+_Trained = tuple[dict[str, Any], training.Comparison | None, bool]  # metadata, comparison, refused
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What one `moderation train` asked for, as either method needs it."""
+
+    from_db: bool
+    target: Path
+    sources: list[str]
+    folds: int
+    promote: bool
+    force: bool
+    report_path: Path | None
+    settings: Settings
+    started: float
 
 
 def _train_exact(
     examples: Iterable[dataset.Example],
     decisions: list[dataset.Example],
-    *,
-    from_db: bool,
-    target: Path,
-    sources: list[str],
-    folds: int,
-    promote: bool,
-    force: bool,
-    report_path: Path | None,
-    settings: Settings,
-    started: float,
+    run: _Run,
 ) -> _Trained:
     seed = list(examples)
     examples = seed
     extra: dict[str, Any] = {}
-    if from_db:
+    if run.from_db:
         merged = training.merge(seed, decisions)
         examples = list(merged.examples)
         extra["from_db"] = merged.summary()
@@ -357,95 +364,86 @@ def _train_exact(
     labels = [ex.label for ex in examples]
     _progress(f"{len(examples)} examples: {labels.count(Label.SPAM)} spam, "
               f"{labels.count(Label.HAM)} ham")  # fmt: skip
-    cv = training.cross_validate(examples, folds=folds, progress=_progress)
+    cv = training.cross_validate(examples, folds=run.folds, progress=_progress)
     comparison = None
-    if promote or report_path:
-        current = _current_model(settings)
+    if run.promote or run.report_path:
+        current = _current_model(run.settings)
         if current is not None:
             comparison = training.compare(
                 examples,
                 current,
-                candidate_version=target.name,
+                candidate_version=run.target.name,
                 candidate_thresholds=training.model_thresholds(
                     {"thresholds": cv.report["suggested_thresholds"]}
                 ),
-                seen=_seen_by(current, seed, settings=settings),
+                seen=_seen_by(current, seed, settings=run.settings),
                 progress=_progress,
             )
             extra["comparison"] = comparison.summary()
     meta = training.save_version(
         examples,
-        target,
+        run.target,
         cv,
-        sources=sources,
+        sources=run.sources,
         extra=extra,
-        seconds_so_far=time.perf_counter() - started,
+        seconds_so_far=time.perf_counter() - run.started,
         progress=_progress,
     )
-    if report_path:
-        _write_report(report_path, meta, cv, examples, comparison)
-        _progress(f"report written to {report_path}")
-    return meta, comparison, _promote(settings, target, promote, force, comparison)
+    if run.report_path:
+        _write_report(run.report_path, meta, cv, examples, comparison)
+        _progress(f"report written to {run.report_path}")
+    return meta, comparison, _promote(run, comparison)
 
 
 def _train_streaming(
     examples: Iterable[dataset.Example],
     decisions: list[dataset.Example],
-    *,
-    from_db: bool,
-    target: Path,
-    sources: list[str],
-    folds: int,
-    promote: bool,
-    force: bool,
-    report_path: Path | None,
-    settings: Settings,
-    started: float,
+    run: _Run,
 ) -> _Trained:
     extra: dict[str, Any] = {}
     counts = training.MergeCounts()
-    if from_db:
+    if run.from_db:
         examples = training.merge_stream(examples, decisions, counts)
         _progress(f"{len(decisions)} labelled comment(s) in the database")
     _progress("streaming: one pass over the examples, then SGD; 5% calibrate, 5% validate")
     streamed = training_stream.train_streaming(examples, progress=_progress)
-    if from_db:
+    if run.from_db:
         extra["from_db"] = counts.summary()
     comparison = None
-    if promote or report_path:
-        current = _current_model(settings)
+    if run.promote or run.report_path:
+        current = _current_model(run.settings)
         if current is not None:
             _progress(f"comparing with {current.version} on the validation slice")
             comparison = training.compare_held_out(
                 streamed.validation,
                 streamed.classifier,
                 current,
-                candidate_version=target.name,
+                candidate_version=run.target.name,
                 candidate_thresholds=training.model_thresholds(
                     {"thresholds": streamed.report["suggested_thresholds"]}
                 ),
                 # Without a keys file, only the seed corpus can say what the current model saw.
-                seen=_seen_by(current, [], settings=settings),
+                seen=_seen_by(current, [], settings=run.settings),
             )
             extra["comparison"] = comparison.summary()
     meta = training.save_trained(
         streamed.classifier,
-        target,
+        run.target,
         report=streamed.report,
         data_sha256=streamed.data_sha256,
         n_spam=streamed.n_spam,
         n_ham=streamed.n_ham,
         training_keys=(key.decode("ascii") for key in streamed.training_keys),
-        sources=sources,
+        sources=run.sources,
         extra=extra,
-        seconds=time.perf_counter() - started,
+        seconds=time.perf_counter() - run.started,
         progress=_progress,
     )
-    if report_path:
+    if run.report_path:
         cv = training.CrossValidation(streamed.validation_probabilities, streamed.report)
-        _write_report(report_path, meta, cv, list(streamed.validation), comparison)
-        _progress(f"report written to {report_path}")
-    return meta, comparison, _promote(settings, target, promote, force, comparison)
+        _write_report(run.report_path, meta, cv, list(streamed.validation), comparison)
+        _progress(f"report written to {run.report_path}")
+    return meta, comparison, _promote(run, comparison)
 
 
 def _current_model(settings: Settings) -> artifacts.LoadedModel | None:
@@ -456,18 +454,12 @@ def _current_model(settings: Settings) -> artifacts.LoadedModel | None:
         return None
 
 
-def _promote(
-    settings: Settings,
-    target: Path,
-    promote: bool,
-    force: bool,
-    comparison: training.Comparison | None,
-) -> bool:
-    """Promote the new version unless refused; whether it was refused."""
-    refused = bool(promote and comparison is not None and comparison.worse and not force)
-    if promote and not refused:
-        artifacts.promote(settings.models_dir, target.name)
-        _progress(f"{target.name} is now the current model")
+def _promote(run: _Run, comparison: training.Comparison | None) -> bool:
+    """Promote the new version if asked, unless refused; whether it was refused."""
+    refused = bool(run.promote and comparison is not None and comparison.worse and not run.force)
+    if run.promote and not refused:
+        artifacts.promote(run.settings.models_dir, run.target.name)
+        _progress(f"{run.target.name} is now the current model")
     return refused
 
 
@@ -560,19 +552,8 @@ def train(
             and len(head) + len(decisions) >= training_stream.STREAMING_FROM
         )
         train_one = _train_streaming if streaming else _train_exact
-        meta, comparison, refused = train_one(
-            chain(head, stream),
-            decisions,
-            from_db=from_db,
-            target=target,
-            sources=sources,
-            folds=folds,
-            promote=promote,
-            force=force,
-            report_path=report_path,
-            settings=settings,
-            started=started,
-        )
+        run = _Run(from_db, target, sources, folds, promote, force, report_path, settings, started)
+        meta, comparison, refused = train_one(chain(head, stream), decisions, run)
     except (DatasetError, ArtifactError, StoreError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from exc
     if json_out:

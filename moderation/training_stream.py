@@ -276,8 +276,11 @@ def _train(
         np.concatenate(labels[name]) if labels[name] else np.zeros(0, np.int8) for name in _SLICES
     )
     for needed, y in (("training", y_train), ("calibration", y_cal), ("validation", y_val)):
-        if len(set(y.tolist())) < 2:
-            raise ValueError(f"the {needed} slice needs examples of both labels")
+        if min(int(y.sum()), int(len(y) - y.sum())) < 2:
+            raise ValueError(
+                f"the {needed} slice needs at least two examples of both labels: with "
+                f"{n:,} examples, train with --method exact"
+            )
     progress(
         f"{n:,} examples read and counted ({elapsed()}): {len(y_train):,} to train on, "
         f"{len(y_cal):,} to calibrate, {len(y_val):,} to validate"
@@ -321,7 +324,9 @@ def _train(
                     ahead.append(rows_of("train", batches[i + 1]))
                 regression.partial_fit(matrix(ahead.pop(0)), y_train[rows], classes=classes)
             progress(f"epoch {epoch}/{epochs} ({elapsed()})")
-        calibrated = CalibratedClassifierCV(FrozenEstimator(regression), method="sigmoid")
+        # A frozen regression scores every calibration example the same whatever the split:
+        # two folds are the fewest that cross-validation takes.
+        calibrated = CalibratedClassifierCV(FrozenEstimator(regression), method="sigmoid", cv=2)
         calibrated.fit(matrix(rows_of("cal")), y_cal)
         # The validation slice in batches: whole, its rows would be the largest matrix yet.
         batches = [np.arange(b, min(b + BATCH, len(y_val))) for b in range(0, len(y_val), BATCH)]

@@ -182,3 +182,26 @@ def test_labelled_examples_match_what_train_reads(env: dict[str, Any], service: 
     assert [(e.item.content, e.label) for e in examples] == [
         (e.item.content, e.label) for e in store_training_examples(env)
     ]
+
+
+def test_streaming_from_db_merges_as_the_exact_method_does(
+    env: dict[str, Any], tmp_path: Path
+) -> None:
+    # The whole seed corpus, so that each 5% slice holds both labels.
+    whole = dataset.read_all(dataset.seed_files(ROOT / "training" / "data"))
+    write_jsonl(tmp_path / "whole.jsonl", whole)
+    out = tmp_path / "models" / "v-db-stream"
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(tmp_path / "whole.jsonl"), "--from-db", "--method", "streaming",
+         "--out", str(out), "--json"],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    meta = json.loads(result.stdout)
+    assert meta["cross_validation"]["method"] == "streaming"
+    merged = training.merge(whole, store_training.labelled_examples(env["store"]))
+    assert meta["from_db"] == merged.summary()
+    assert meta["from_db"]["relabelled_seed_examples"] == 1
+    assert meta["n_examples"] == len(merged.examples)
+    assert meta["data_sha256"] != dataset.data_hash(whole)

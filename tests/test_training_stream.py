@@ -106,7 +106,7 @@ def test_the_model_saves_and_loads_as_a_verified_version(
 
 def test_one_label_only_is_a_clear_error(seed: list[Example]) -> None:
     spam_only = [ex for ex in seed if ex.label is Label.SPAM]
-    with pytest.raises(ValueError, match="needs examples of both labels"):
+    with pytest.raises(ValueError, match="needs at least two examples of both labels"):
         train_streaming(spam_only, processes=False)
 
 
