@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -130,6 +132,21 @@ def reload_on_sighup(model: LiveModel) -> Callable[[], None]:
     return undo
 
 
+_frozen = threading.Event()
+
+
+def _freeze_what_is_loaded() -> None:
+    # What is loaded by a process's first start (modules, the model) lives as long as the
+    # process: out of the collector's sight, a full collection walks only what requests
+    # allocate instead of pausing every thread over the ~170,000 objects of the libraries
+    # (40-90 ms here). Garbage is collected first, or it would be kept for good. Once per
+    # process: a server starts once, and tests that start many apps need not pay each time.
+    if not _frozen.is_set():
+        _frozen.set()
+        gc.collect()
+        gc.freeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service for these settings (read from the environment when not given)."""
     settings = settings or Settings()
@@ -168,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         log.info("serving with model %s", model.current.version)
         undo_sighup = reload_on_sighup(model)
+        _freeze_what_is_loaded()
         try:
             yield
         finally:
