@@ -116,10 +116,12 @@ class _Columns:
 
 
 class _WordColumns(_Columns):
-    """Word n-grams built with C-level joins instead of scikit-learn's Python loop.
+    """Word n-grams without scikit-learn's Python loop.
 
     The same tokens (the vectorizer's own pattern, on the lowercased text) and the same
-    n-grams, in the same order; a test holds this to scikit-learn's analyzer.
+    n-grams: `terms` builds them with C-level joins (a test holds it to scikit-learn's
+    analyzer); `batch` finds uni- and bigrams' columns from token numbers (a test holds it
+    to `terms`).
     """
 
     def __init__(self, vectorizer: TfidfVectorizer) -> None:

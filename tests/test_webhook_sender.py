@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -246,7 +247,12 @@ def counting(claim: Callable[..., list[DueDelivery]], into: list[int]) -> Callab
 
 
 def test_two_senders_on_one_database_never_send_a_delivery_twice(
-    tmp_path: Path, database_url: str, store: Store, receiver: Receiver, make_sender: MakeSender
+    tmp_path: Path,
+    database_url: str,
+    store: Store,
+    receiver: Receiver,
+    make_sender: MakeSender,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     WebhookStore(store).set_webhook("blog", receiver.url)
     receiver.delay = 0.01
@@ -267,7 +273,19 @@ def test_two_senders_on_one_database_never_send_a_delivery_twice(
     assert counts == Counter({str(i): 1 for i in ids})
     assert claimed[0]
     assert claimed[1]
-    assert all(d.attempts == 1 for d in WebhookStore(store).deliveries())
+    # One attempt each, but for a retry after an attempt the receiver's socket failed (its
+    # test server resets a connection now and then on a loaded machine): each is logged.
+    failed = Counter(
+        record.args[0]
+        for record in caplog.records
+        if record.name == "moderation.webhook_sender"
+        and record.levelno == logging.WARNING
+        and isinstance(record.args, tuple)
+        and len(record.args) == 5
+    )
+    assert {d.id: d.attempts for d in WebhookStore(store).deliveries()} == {
+        i: 1 + failed[i] for i in ids
+    }
 
 
 def test_the_sender_outlives_a_database_fault(
