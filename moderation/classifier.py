@@ -17,11 +17,11 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from moderation.domain import Evidence, Score
 from moderation.features import TextInput, document
+from moderation.ngrams import ONE_WORD, Encoded, char_wb_grams, word_counts, word_ngram_columns
 
 RANDOM_STATE = 42
 _EVIDENCE_TERMS = 8
 _SCORE_BATCH = 128
-_TOKEN_SPAN = 1 << 32  # a word bigram's key: its first token's number times this, plus the second's
 _PRODUCT_FROM = 16  # documents in a batch from which _CharWbColumns counts by a sparse product
 # Words (with inner apostrophes and hyphens, as in "aujourd'hui"), and the symbols money and
 # contact spam leans on.
@@ -143,7 +143,7 @@ class _WordColumns(_Columns):
             if len(parts) == 1:
                 unigram_columns[numbers[0]] = column
             else:
-                keys.append(numbers[0] * _TOKEN_SPAN + numbers[1])
+                keys.append(numbers[0] * ONE_WORD + numbers[1])
                 key_columns.append(column)
         self.unigram_columns = np.array([*unigram_columns, -1], dtype=np.int64)
         order = np.argsort(np.array(keys, dtype=np.int64))
@@ -172,7 +172,7 @@ class _WordColumns(_Columns):
         texts = map(str.lower, docs) if self.lowercase else iter(docs)
         split = list(map(self.tokens, texts))
         tokens = list(chain.from_iterable(split))
-        unknown = len(self.unigram_columns) - 1  # its column is -1
+        unknown = len(self.unigram_columns) - 1  # its column is -1, and no bigram has it
         numbers = np.fromiter(
             map(self.token_numbers.get, tokens, repeat(unknown)), np.int64, len(tokens)
         )
@@ -180,23 +180,15 @@ class _WordColumns(_Columns):
             np.arange(len(docs), dtype=np.int64),
             np.fromiter(map(len, split), np.int64, len(split)),
         )
-        found_rows, found_columns = [], []
-        if self.low == 1:
-            found_rows.append(rows)
-            found_columns.append(self.unigram_columns[numbers])
-        if self.high == 2 and len(numbers) > 1 and len(self.bigram_keys):
-            pair = (rows[:-1] == rows[1:]) & (numbers[:-1] != unknown) & (numbers[1:] != unknown)
-            keys = numbers[:-1][pair] * _TOKEN_SPAN + numbers[1:][pair]
-            at = np.minimum(np.searchsorted(self.bigram_keys, keys), len(self.bigram_keys) - 1)
-            found_rows.append(rows[:-1][pair])
-            found_columns.append(
-                np.where(self.bigram_keys[at] == keys, self.bigram_columns[at], -1)
-            )
-        if not found_rows:
-            return _EMPTY, _EMPTY
-        all_rows, all_columns = np.concatenate(found_rows), np.concatenate(found_columns)
-        known = all_columns >= 0
-        return all_rows[known], all_columns[known]
+        return word_ngram_columns(
+            rows,
+            numbers,
+            self.unigram_columns,
+            self.bigram_keys,
+            self.bigram_columns,
+            low=self.low,
+            high=self.high,
+        )
 
 
 class _CharWbColumns(_Columns):
@@ -216,17 +208,20 @@ class _CharWbColumns(_Columns):
         self._words: dict[str, Any] = {}
 
     def _word_columns(self, word: str) -> Any:
-        padded = f" {word} "
-        size = len(padded)
-        grams = []
-        for n in range(self.low, self.high + 1):
-            # As scikit-learn: a padded word no longer than n is one n-gram, and the last.
-            if size <= n:
-                grams.append(padded)
-                break
-            grams.extend(padded[i : i + n] for i in range(size - n + 1))
+        grams = char_wb_grams(word, self.low, self.high)
         found = [self.vocabulary[g] for g in grams if g in self.vocabulary]
         return np.array(found, dtype=np.int64) if found else _EMPTY
+
+    def _columns_of(self, words: list[str]) -> list[Any]:
+        """Each word's known columns, from the cache or found and cached."""
+        cache = self._words
+        columns: list[Any] = list(map(cache.get, words))
+        for i, known in enumerate(columns):
+            if known is None:
+                if len(cache) >= self.max_words:
+                    cache.clear()  # a flood of unseen words must not grow memory unbounded
+                cache[words[i]] = columns[i] = self._word_columns(words[i])
+        return columns
 
     def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
         words: list[str] = []
@@ -235,13 +230,7 @@ class _CharWbColumns(_Columns):
             found = (doc.lower() if self.lowercase else doc).split()
             words.extend(found)
             per_doc[i] = len(found)
-        cache = self._words
-        columns: list[Any] = list(map(cache.get, words))
-        for i, known in enumerate(columns):
-            if known is None:
-                if len(cache) >= self.max_words:
-                    cache.clear()  # a flood of unseen words must not grow memory unbounded
-                cache[words[i]] = columns[i] = self._word_columns(words[i])
+        columns = self._columns_of(words)
         if not columns:
             return _EMPTY, _EMPTY
         per_word = np.fromiter(map(len, columns), dtype=np.int64, count=len(columns))
@@ -261,26 +250,16 @@ class _CharWbColumns(_Columns):
             return _EMPTY, _EMPTY, _EMPTY
         distinct = list(dict.fromkeys(words))
         local = dict(zip(distinct, range(len(distinct)), strict=True))
-        cache = self._words
-        columns: list[Any] = list(map(cache.get, distinct))
-        for i, known in enumerate(columns):
-            if known is None:
-                if len(cache) >= self.max_words:
-                    cache.clear()
-                cache[distinct[i]] = columns[i] = self._word_columns(distinct[i])
+        columns = self._columns_of(distinct)
         word_starts = np.zeros(len(columns) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, columns), np.int64, len(columns)), out=word_starts[1:])
         by_word = sp.csr_matrix(
             (np.ones(int(word_starts[-1])), np.concatenate(columns), word_starts),
             shape=(len(columns), len(self.vocabulary)),
         )
-        doc_starts = np.zeros(len(docs) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, split), np.int64, len(split)), out=doc_starts[1:])
         ids = np.fromiter(map(local.__getitem__, words), np.int64, len(words))
-        by_doc = sp.csr_matrix(
-            (np.ones(len(ids)), ids, doc_starts), shape=(len(docs), len(columns))
-        )
-        counts = by_doc @ by_word
+        lengths = np.fromiter(map(len, split), np.int64, len(split))
+        counts = word_counts(Encoded(ids, lengths), len(columns)) @ by_word
         rows = np.repeat(np.arange(len(docs), dtype=np.int64), np.diff(counts.indptr))
         return rows, counts.indices.astype(np.int64), counts.data
 

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-_ONE_WORD = 1 << 32  # a bigram's key: its first token's number times this, plus the second's
+ONE_WORD = 1 << 32  # a word bigram's key: its first token's number times this, plus the second's
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +152,7 @@ class NgramCounts:
         return Encoded(np.array(known, dtype=np.int32), lengths)
 
     def _add_words(self, words: list[str]) -> None:
-        grams = [_char_wb_grams(word, self.low, self.high) for word in words]
+        grams = [char_wb_grams(word, self.low, self.high) for word in words]
         numbers = _number_all(
             self.vocabulary.numbers, list(chain.from_iterable(grams)), self._names
         )
@@ -169,21 +169,20 @@ class NgramCounts:
     def counts(self, encoded: Encoded) -> Any:
         """(documents x terms) raw counts, by term number; new bigrams get numbers."""
         if self.char_wb:
-            return _word_counts(encoded, len(self.words)) @ self._words_by_gram()
+            return word_counts(encoded, len(self.words)) @ self._words_by_gram()
         rows = encoded.rows()
         ids = encoded.ids.astype(np.int64)
         parts_rows, parts_cols = [], []
         if self.low == 1:
             parts_rows.append(rows)
             parts_cols.append(ids)
-        if self.high == 2 and len(ids) > 1:
-            same = rows[:-1] == rows[1:]
-            keys = ids[:-1][same] * _ONE_WORD + ids[1:][same]
+        if self.high == 2:
+            pair_rows, keys = bigram_keys(rows, ids)
             distinct, inverse = np.unique(keys, return_inverse=True)
             numbers = np.array(
                 _number_all(self._bigrams, distinct.tolist(), self._names), dtype=np.int64
             )
-            parts_rows.append(rows[:-1][same])
+            parts_rows.append(pair_rows)
             parts_cols.append(numbers[inverse])
         r = np.concatenate(parts_rows) if parts_rows else np.zeros(0, dtype=np.int64)
         c = np.concatenate(parts_cols) if parts_cols else np.zeros(0, dtype=np.int64)
@@ -251,7 +250,7 @@ class NgramCounts:
         name = self._names[number]
         if isinstance(name, str):
             return name
-        first, second = divmod(name, _ONE_WORD)
+        first, second = divmod(name, ONE_WORD)
         return f"{self._names[first]} {self._names[second]}"
 
 
@@ -291,7 +290,8 @@ def _number_all(table: dict[Any, int], items: list[Any], names: list[Any]) -> li
     return found  # type: ignore[return-value]  # no None left
 
 
-def _char_wb_grams(word: str, low: int, high: int) -> list[str]:
+def char_wb_grams(word: str, low: int, high: int) -> list[str]:
+    """One word's char_wb n-grams, repeats kept, as scikit-learn's analyzer makes them."""
     # As scikit-learn's _char_wb_ngrams: a padded word no longer than n is one n-gram, and the
     # last one taken from that word.
     padded = f" {word} "
@@ -305,7 +305,8 @@ def _char_wb_grams(word: str, low: int, high: int) -> list[str]:
     return grams
 
 
-def _word_counts(encoded: Encoded, n_words: int) -> Any:
+def word_counts(encoded: Encoded, n_words: int) -> Any:
+    """(documents x words) counts of encoded documents, repeats not yet summed."""
     indptr = np.concatenate(([0], np.cumsum(encoded.lengths)))
     return sp.csr_matrix(
         (np.ones(len(encoded.ids), dtype=np.float32), encoded.ids, indptr),
@@ -338,7 +339,7 @@ class Transform:
             )
         else:
             self.low, self.high = counts.low, counts.high
-            self.unigram = column
+            self.unigram = np.append(column, -1)  # the last: tokens numbered after the fit
             keys = np.array(list(counts._bigrams), dtype=np.int64)
             cols = column[np.array(list(counts._bigrams.values()), dtype=np.int64)]
             known = cols >= 0
@@ -350,7 +351,7 @@ class Transform:
         """TF-IDF rows (CSR, l2-normalised) of the encoded documents, in the idf's dtype or
         `dtype`."""
         if self.char_wb:
-            counts = _word_counts(encoded, self.words.shape[0]) @ self.words
+            counts = word_counts(encoded, self.words.shape[0]) @ self.words
         else:
             counts = self._word_ngram_counts(encoded)
         counts = counts.tocsr()  # each column once per row; unsorted, which costs nothing here
@@ -372,25 +373,56 @@ class Transform:
         )
 
     def _word_ngram_counts(self, encoded: Encoded) -> Any:
-        rows = encoded.rows()
-        ids = encoded.ids.astype(np.int64)
-        parts_rows, parts_cols = [], []
-        if self.low == 1:
-            # Tokens first numbered after the fit have no column.
-            inside = np.minimum(ids, len(self.unigram) - 1)
-            cols = np.where(ids < len(self.unigram), self.unigram[inside], -1)
-            parts_rows.append(rows)
-            parts_cols.append(cols)
-        if self.high == 2 and len(ids) > 1 and len(self.bigram_keys):
-            same = rows[:-1] == rows[1:]
-            keys = ids[:-1][same] * _ONE_WORD + ids[1:][same]
-            at = np.minimum(np.searchsorted(self.bigram_keys, keys), len(self.bigram_keys) - 1)
-            parts_rows.append(rows[:-1][same])
-            parts_cols.append(np.where(self.bigram_keys[at] == keys, self.bigram_cols[at], -1))
-        r = np.concatenate(parts_rows) if parts_rows else np.zeros(0, dtype=np.int64)
-        c = np.concatenate(parts_cols) if parts_cols else np.zeros(0, dtype=np.int64)
-        known = c >= 0
+        # Tokens first numbered after the fit (never learnt from) share the last, unknown number.
+        numbers = np.minimum(encoded.ids.astype(np.int64), len(self.unigram) - 1)
+        rows, columns = word_ngram_columns(
+            encoded.rows(),
+            numbers,
+            self.unigram,
+            self.bigram_keys,
+            self.bigram_cols,
+            low=self.low,
+            high=self.high,
+        )
         return sp.csr_matrix(
-            (np.ones(int(known.sum()), dtype=np.float32), (r[known], c[known])),
+            (np.ones(len(rows), dtype=np.float32), (rows, columns)),
             shape=(len(encoded), self.width),
         )
+
+
+def bigram_keys(rows: Any, numbers: Any) -> tuple[Any, Any]:
+    """Each pair of neighbouring tokens within a document: its row, and its key (the first
+    token's number times ONE_WORD, plus the second's)."""
+    same = rows[:-1] == rows[1:]
+    return rows[:-1][same], numbers[:-1][same] * ONE_WORD + numbers[1:][same]
+
+
+def word_ngram_columns(
+    rows: Any,
+    numbers: Any,
+    unigram_columns: Any,
+    keys: Any,
+    key_columns: Any,
+    *,
+    low: int,
+    high: int,
+) -> tuple[Any, Any]:
+    """The known (row, column) of each uni- and bigram of token-numbered documents, repeats kept.
+
+    `unigram_columns[number]` is a token's column or -1; `keys` (sorted, as `bigram_keys`
+    makes them) and `key_columns` are the known bigrams.
+    """
+    found_rows, found_columns = [], []
+    if low == 1:
+        found_rows.append(rows)
+        found_columns.append(unigram_columns[numbers])
+    if high == 2 and len(keys):
+        pair_rows, pairs = bigram_keys(rows, numbers)
+        at = np.minimum(np.searchsorted(keys, pairs), len(keys) - 1)
+        found_rows.append(pair_rows)
+        found_columns.append(np.where(keys[at] == pairs, key_columns[at], -1))
+    if not found_rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    all_rows, all_columns = np.concatenate(found_rows), np.concatenate(found_columns)
+    known = all_columns >= 0
+    return all_rows[known], all_columns[known]
