@@ -64,7 +64,8 @@ MIN_COMPARED_PER_LABEL = 20
 TRAINING_KEYS_FILE = "training_keys.txt"
 
 
-def _quiet(_: str) -> None:
+def quiet(_: str) -> None:
+    """A Progress that says nothing."""
     return None
 
 
@@ -116,7 +117,7 @@ class CrossValidation:
 
 
 def cross_validate(
-    examples: Sequence[Example], *, folds: int = CV_FOLDS, progress: Progress = _quiet
+    examples: Sequence[Example], *, folds: int = CV_FOLDS, progress: Progress = quiet
 ) -> CrossValidation:
     """Stratified k-fold cross-validation of the whole pipeline."""
     docs = np.array([document(ex.item) for ex in examples], dtype=object)
@@ -185,6 +186,16 @@ class Merged:
         return self.counts.summary()
 
 
+def _latest_by_text(decisions: Sequence[Example]) -> dict[str, Example]:
+    # One decision per text, the later winning, in the order of their latest decisions.
+    latest: dict[str, Example] = {}
+    for example in decisions:
+        key = content_key(example.item.content)
+        latest.pop(key, None)
+        latest[key] = example
+    return latest
+
+
 def merge(seed: Sequence[Example], decisions: Sequence[Example]) -> Merged:
     """Seed examples, then decisions, one per text; a decision's label wins (it came later).
 
@@ -195,11 +206,7 @@ def merge(seed: Sequence[Example], decisions: Sequence[Example]) -> Merged:
     for example in seed:
         merged.setdefault(content_key(example.item.content), example)
     seed_labels = {key: ex.label for key, ex in merged.items()}
-    latest: dict[str, Example] = {}
-    for example in decisions:
-        key = content_key(example.item.content)
-        latest.pop(key, None)
-        latest[key] = example
+    latest = _latest_by_text(decisions)
     relabelled = already = 0
     for key, example in latest.items():
         if key in seed_labels:
@@ -227,11 +234,7 @@ def merge_stream(
     replaces; the decisions (the later on the same text winning) come last. `counts` is
     filled in as the stream is used up.
     """
-    latest: dict[str, Example] = {}
-    for example in decisions:
-        key = content_key(example.item.content)
-        latest.pop(key, None)
-        latest[key] = example
+    latest = _latest_by_text(decisions)
     seen: set[bytes] = set()
     for example in seed:
         key = content_key(example.item.content)
@@ -363,7 +366,7 @@ def compare(
     candidate_version: str,
     candidate_thresholds: dict[str, float],
     seen: frozenset[str] | None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Comparison:
     """Fit the candidate on a fixed stratified 80% and score both models on the other 20%.
 
@@ -476,7 +479,7 @@ def save_version(
     sources: Sequence[str] = (),
     extra: dict[str, Any] | None = None,
     seconds_so_far: float = 0.0,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Fit on every example and save to out_dir with its report; returns the saved metadata."""
     labels = [ex.label for ex in examples]
@@ -510,7 +513,7 @@ def save_trained(
     sources: Sequence[str] = (),
     extra: dict[str, Any] | None = None,
     seconds: float,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Save a fitted classifier to out_dir with its report; returns the saved metadata.
 
@@ -544,7 +547,7 @@ def train(
     *,
     sources: Sequence[str] = (),
     folds: int = CV_FOLDS,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> dict[str, Any]:
     """Cross-validate, fit on everything, save to out_dir; returns the saved metadata."""
     labels = [ex.label for ex in examples]

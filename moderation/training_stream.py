@@ -26,7 +26,7 @@ import multiprocessing
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -45,9 +45,7 @@ from moderation.dataset import DataHash, Example
 from moderation.domain import Label
 from moderation.features import document
 from moderation.ngrams import Encoded, NgramCounts, Transform
-from moderation.training import choose_thresholds, content_key, metrics
-
-Progress = Callable[[str], None]
+from moderation.training import Progress, choose_thresholds, content_key, metrics, quiet
 
 # From this many examples `moderation train` streams. Below, the exact path takes a few minutes
 # at most (30,000 examples took four here) and its cross-validation is the better estimate; from
@@ -63,10 +61,6 @@ C = 20.0
 # One slice in SLICES calibrates, another is the validation the report is drawn from.
 SLICES = 20
 _CALIBRATION, _VALIDATION = 0, 1
-
-
-def _quiet(_: str) -> None:
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +205,7 @@ def train_streaming(
     *,
     epochs: int = EPOCHS,
     processes: bool | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> Streamed:
     """Fit the pipeline's vocabulary, regression and calibration in one pass plus epochs.
 
