@@ -9,7 +9,7 @@ from functools import partial
 from fastapi import APIRouter, Request, Response, status
 
 from moderation import checking
-from moderation.api.deps import CheckSiteDep, StoreDep, WriterDep
+from moderation.api.deps import SITE_KEY_REQUIRED, CheckSiteDep, StoreDep
 from moderation.api.queue import (
     ItemDetailOut,
     QueueDep,
@@ -18,7 +18,7 @@ from moderation.api.queue import (
     site_comment,
 )
 from moderation.api.schemas import CheckOut, CommentIn, check_body
-from moderation.batching import CheckJob
+from moderation.batching import BatchWriter, CheckJob
 from moderation.queue import looks_like_id
 from moderation.store import NotFoundError
 from moderation.store_accounts import Moderator
@@ -38,11 +38,11 @@ router = APIRouter(prefix="/v1/comments", tags=["comments"])
         429: {"description": "Over the rate limit of the site or the address; see Retry-After."},
     },
     status_code=status.HTTP_201_CREATED,
+    openapi_extra=SITE_KEY_REQUIRED,
 )
-async def check_comment(
-    body: CommentIn, site: CheckSiteDep, writer: WriterDep, request: Request
-) -> Response:
+async def check_comment(body: CommentIn, site: CheckSiteDep, request: Request) -> Response:
     """Decide on a comment and store it with its decision before answering."""
+    writer: BatchWriter = request.app.state.writer
     now = datetime.now(UTC)
     comment = body.to_domain(now)
     # Scoring, the rules and the write run on the writer's thread, a batch of concurrent

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from moderation import backlog
-from moderation.api.deps import CheckSiteDep, ModelDep
+from moderation.api.deps import SITE_KEY_REQUIRED, CheckSiteDep, ModelDep
 from moderation.api.schemas import EvidenceOut, ReasonOut, decision_body
 from moderation.rules import Facts
 
@@ -86,6 +86,7 @@ def _results(job: backlog.BacklogJob, comments: Sequence[dict[str, Any]]) -> lis
         422: {"description": f"Not a list of objects under 'comments', or over {MAX_COMMENTS:,}."},
         429: {"description": "Over the rate limit of the site or the address; see Retry-After."},
     },
+    openapi_extra=SITE_KEY_REQUIRED,
 )
 async def score_comments(body: ScoreIn, site: CheckSiteDep, model: ModelDep) -> Response:
     """Re-check up to 1,000 comments with the site's policy and the live model; nothing is
