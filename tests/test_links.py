@@ -6,11 +6,15 @@ import dataclasses
 import itertools
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moderation import rules
+from moderation.domain import Comment
+from moderation.features import TextInput, document
 from moderation.links import (
     PATTERNS,
     SHORTENERS,
@@ -21,6 +25,8 @@ from moderation.links import (
     link_domains,
     normalise_domain,
 )
+from moderation.links import _extract as extract_cached
+from moderation.policy import SitePolicy
 
 
 def urls(text: str) -> list[str]:
@@ -612,3 +618,25 @@ def test_domain_helpers_never_raise(domain: str, listed: list[str]) -> None:
     match = domain_matches(domain, listed)
     assert match is None or match in listed
     is_shortener(domain)
+
+
+# --- Cost -------------------------------------------------------------------------------------
+
+
+def test_a_full_batch_finds_each_comments_links_once() -> None:
+    """A writer batch (128 comments) is scored, then judged comment by comment: both passes
+    ask for every comment's links, and the second must find them cached."""
+    batch = [
+        Comment(
+            f"see https://site{i}.example/page and shop{i}.example", author_url=f"me{i}.example"
+        )
+        for i in range(128)
+    ]
+    facts = rules.Facts(now=datetime.now(UTC))
+    extract_cached.cache_clear()
+    for c in batch:
+        document(TextInput(c.content, c.author_name, c.author_url))
+    for c in batch:
+        rules.run(c, SitePolicy(), facts)
+    # One extraction per comment, and one for the empty text that an author URL is looked up with.
+    assert extract_cached.cache_info().misses <= len(batch) + 1
