@@ -68,7 +68,7 @@ from moderation.schema import (
     site_publishing,
     sites,
 )
-from moderation.store_prepared import PreparedCache
+from moderation.store_prepared import Prepared, PreparedCache, run_all
 from moderation.textnorm import fold
 from moderation.writelock import WriteLock
 
@@ -356,6 +356,102 @@ def _domain_marks(count: int) -> Any:
     )
 
 
+def _facts_of(site: Site, comment: Comment, now: datetime, rows: list[dict[str, Any]]) -> Facts:
+    """A comment's facts from the rows of its `Store._fact_statements`."""
+    row, marks = rows[0], rows[1:]
+    email = email_key(comment.author_email)
+    policy = site.policy
+    # An empty email or IP matches every anonymous comment: such a match means nothing.
+    recent = max(
+        int(row["recent_by_email"]) if email else 0,
+        int(row["recent_by_ip"]) if comment.user_ip else 0,
+    )
+    reputation: dict[str, Any] = {}
+    if policy.check_reputation:
+        # The chunks hold different domains: their counts add up, capped like each.
+        spam_domains, spam_domain = 0, ""
+        for found in marks:
+            spam_domains = min(_COUNT_CAP, spam_domains + int(found["spam_domains"]))
+            if found["spam_domain"] and (not spam_domain or found["spam_domain"] < spam_domain):
+                spam_domain = found["spam_domain"]
+        reputation = {
+            "reputation_spam_ip": int(row["spam_ip"]) if comment.user_ip else 0,
+            "reputation_spam_email": int(row["spam_email"]) if email else 0,
+            "reputation_spam_domains": spam_domains,
+            "reputation_spam_domain": spam_domain,
+            "reputation_ham_email": int(row["ham_email"]) if email else 0,
+        }
+    return Facts(
+        now=now,
+        duplicate=bool(row["duplicate"]) and policy.check_duplicates,
+        recent_from_same_author=recent if policy.check_flood else 0,
+        previously_approved=bool(row["approved"]) and bool(email)
+        and policy.trust_previously_approved,
+        **reputation,
+    )  # fmt: skip
+
+
+def _batch_keys(item: PendingCheck, digest: str) -> set[tuple[object, ...]]:
+    """What an earlier comment of a batch must share with this one to change its facts or its
+    replay: the author's email (flood, duplicate, earlier approval), the address (flood), the
+    text on the post (a duplicate by an author without email), the external id."""
+    site, comment = item.site.id, item.comment
+    email = email_key(comment.author_email)
+    keys: set[tuple[object, ...]] = {(site, "d", digest, comment.post_id, email)}
+    if email:
+        keys.add((site, "e", email))
+    if comment.user_ip:
+        keys.add((site, "i", comment.user_ip))
+    if comment.external_id:
+        keys.add((site, "x", comment.external_id))
+    return keys
+
+
+def _judged(item: PendingCheck, digest: str, facts: Facts) -> tuple[StoredCheck, dict[str, Any]]:
+    """The decision on a comment given its facts: as answered, and as its row to insert."""
+    site, comment, now = item.site, item.comment, item.now
+    decision = item.decide(facts)
+    comment_id = str(uuid.uuid4())
+    status = STATUS_OF_VERDICT[decision.verdict]
+    row = {
+        "id": comment_id,
+        "site_id": site.id,
+        "external_id": comment.external_id or None,
+        "post_id": comment.post_id,
+        "permalink": comment.permalink,
+        "parent_id": comment.parent_id,
+        "author_name": comment.author_name,
+        "author_email": comment.author_email,
+        "author_email_key": email_key(comment.author_email),
+        "author_url": comment.author_url,
+        "content": comment.content,
+        "content_hash": digest,
+        "user_ip": comment.user_ip,
+        "user_agent": comment.user_agent,
+        "referrer": comment.referrer,
+        "language": comment.language,
+        "form_rendered_at": comment.form_rendered_at,
+        "created_at": now,
+        "status": status.value,
+        "verdict": decision.verdict.value,
+        "spam_probability": decision.spam_probability,
+        "discard": decision.discard,
+        "reasons": json.dumps(
+            [{"code": r.code.value, "message": r.message} for r in decision.reasons]
+        ),
+        "evidence": json.dumps(
+            [{"term": e.term, "weight": round(e.weight, 4)} for e in decision.evidence]
+        ),
+        "model_version": item.model_version,
+        "is_test": item.is_test,
+    }
+    stored = StoredCheck(
+        id=comment_id, decision=decision, model_version=item.model_version, created_at=now,
+        status=status,
+    )  # fmt: skip
+    return stored, row
+
+
 _INSERT_COLUMNS = (
     "id", "site_id", "external_id", "post_id", "permalink", "parent_id", "author_name",
     "author_email", "author_email_key", "author_url", "content", "content_hash", "user_ip",
@@ -611,75 +707,51 @@ class Store:
     def _facts(
         self, conn: Connection, site: Site, comment: Comment, now: datetime, digest: str
     ) -> Facts:
-        email = email_key(comment.author_email)
-        policy = site.policy
-        since = now - timedelta(seconds=policy.flood_interval_seconds)
-        # The rules extract the same links again: links.py caches the extraction per text.
-        domains = (
-            domains_to_look_up(link_domains(comment.content, comment.author_url))
-            if policy.check_reputation
-            else []
+        statements = self._fact_statements(site, comment, now, digest)
+        return _facts_of(
+            site, comment, now, [found.one(conn, values) for found, values in statements]
         )
-        marked_since = now - timedelta(days=policy.reputation_days)
-        row = self._prepared.get("facts", lambda: _FACTS).one(
-            conn,
-            {
-                "site_id": site.id,
-                "digest": digest,
-                "post_id": comment.post_id,
-                "email": email,
-                "ip": comment.user_ip,
-                "since": since,
-                "marked_since": marked_since,
-            },
-        )
-        # An empty email or IP matches every anonymous comment: such a match means nothing.
-        recent = max(
-            int(row["recent_by_email"]) if email else 0,
-            int(row["recent_by_ip"]) if comment.user_ip else 0,
-        )
-        reputation: dict[str, Any] = {}
-        if policy.check_reputation:
-            spam_domains, spam_domain = self._domain_marks(conn, site.id, domains, marked_since)
-            reputation = {
-                "reputation_spam_ip": int(row["spam_ip"]) if comment.user_ip else 0,
-                "reputation_spam_email": int(row["spam_email"]) if email else 0,
-                "reputation_spam_domains": spam_domains,
-                "reputation_spam_domain": spam_domain,
-                "reputation_ham_email": int(row["ham_email"]) if email else 0,
-            }
-        return Facts(
-            now=now,
-            duplicate=bool(row["duplicate"]) and policy.check_duplicates,
-            recent_from_same_author=recent if policy.check_flood else 0,
-            previously_approved=bool(row["approved"]) and bool(email)
-            and policy.trust_previously_approved,
-            **reputation,
-        )  # fmt: skip
 
-    def _domain_marks(
-        self, conn: Connection, site_id: int, domains: list[str], marked_since: datetime
-    ) -> tuple[int, str]:
-        """How many spam marks the link domains have (capped), and the first domain marked."""
+    def _fact_statements(
+        self, site: Site, comment: Comment, now: datetime, digest: str
+    ) -> list[tuple[Prepared, dict[str, Any]]]:
+        """The statements whose rows make a comment's facts (`_facts_of`): the facts, then the
+        spam marks of its link domains, a chunk of them per statement."""
+        policy = site.policy
+        marked_since = now - timedelta(days=policy.reputation_days)
+        statements = [
+            (
+                self._prepared.get("facts", lambda: _FACTS),
+                {
+                    "site_id": site.id,
+                    "digest": digest,
+                    "post_id": comment.post_id,
+                    "email": email_key(comment.author_email),
+                    "ip": comment.user_ip,
+                    "since": now - timedelta(seconds=policy.flood_interval_seconds),
+                    "marked_since": marked_since,
+                },
+            )
+        ]
+        if not policy.check_reputation:
+            return statements
+        # The rules extract the same links again: links.py caches the extraction per text.
         # An empty email or IP is never marked, and neither is an empty domain list.
-        count, first = 0, ""
+        domains = domains_to_look_up(link_domains(comment.content, comment.author_url))
         for start in range(0, len(domains), _DOMAIN_CHUNK):
             chunk = domains[start : start + _DOMAIN_CHUNK]
             size = len(chunk)
-            statement = self._prepared.get(("domains", size), partial(_domain_marks, size))
-            found = statement.one(
-                conn,
-                {
-                    "site_id": site_id,
-                    "marked_since": marked_since,
-                    **{f"domain_{i}": domain for i, domain in enumerate(chunk)},
-                },
+            statements.append(
+                (
+                    self._prepared.get(("domains", size), partial(_domain_marks, size)),
+                    {
+                        "site_id": site.id,
+                        "marked_since": marked_since,
+                        **{f"domain_{i}": domain for i, domain in enumerate(chunk)},
+                    },
+                )
             )
-            # The chunks hold different domains: their counts add up, capped like each.
-            count = min(_COUNT_CAP, count + int(found["spam_domains"]))
-            if found["spam_domain"] and (not first or found["spam_domain"] < first):
-                first = found["spam_domain"]
-        return count, first
+        return statements
 
     def _replay(self, conn: Connection, site_id: int, external_id: str) -> StoredCheck | None:
         row = conn.execute(
@@ -726,7 +798,7 @@ class Store:
         try:
             with self.writing() as conn:
                 self._lock_authors(conn, items)
-                return [self._check_one(conn, item) for item in items]
+                return self._check_batch(conn, items)
         except IntegrityError:
             if len(items) == 1:
                 return [self._after_conflict(items[0])]
@@ -763,56 +835,76 @@ class Store:
                 return replay
         return StoreError("could not store the comment: it conflicts with a stored one")
 
-    def _check_one(self, conn: Connection, item: PendingCheck) -> StoredCheck:
+    def _check_batch(
+        self, conn: Connection, items: Sequence[PendingCheck]
+    ) -> list[StoredCheck | StoreError]:
+        """`_check_one` for each item in order, with every comment's facts asked at once and
+        the inserts written together: one round trip each on PostgreSQL, not one per comment.
+
+        Facts asked before the batch's inserts are right for a comment that no earlier comment
+        of the batch can change: one with another author, address, text and external id (the
+        keys of `_batch_keys`). A comment sharing one is checked after the earlier ones are
+        written, as it would be alone.
+        """
+        digests = [content_hash(item.comment.content) for item in items]
+        known = self._known_external_ids(conn, items)
+        statements: list[tuple[Prepared, dict[str, Any]]] = []
+        spans: list[tuple[int, int]] = []
+        for item, digest in zip(items, digests, strict=True):
+            begin = len(statements)
+            if (item.site.id, item.comment.external_id) not in known:
+                statements.extend(self._fact_statements(item.site, item.comment, item.now, digest))
+            spans.append((begin, len(statements)))
+        rows = run_all(conn, statements)
+        results: list[StoredCheck | StoreError] = []
+        unwritten: list[dict[str, Any]] = []
+        seen: set[tuple[object, ...]] = set()
+        for item, digest, (begin, end) in zip(items, digests, spans, strict=True):
+            keys = _batch_keys(item, digest)
+            if begin == end or not seen.isdisjoint(keys):
+                # A replay, or a comment an earlier one of the batch may change the facts of.
+                self._insert().execute_many(conn, unwritten)
+                unwritten = []
+                results.append(self._check_one(conn, item, digest))
+            else:
+                facts = _facts_of(item.site, item.comment, item.now, rows[begin:end])
+                stored, row = _judged(item, digest, facts)
+                unwritten.append(row)
+                results.append(stored)
+            seen.update(keys)
+        self._insert().execute_many(conn, unwritten)
+        return results
+
+    def _known_external_ids(
+        self, conn: Connection, items: Sequence[PendingCheck]
+    ) -> set[tuple[int, str]]:
+        """The (site, external id) pairs of `items` already stored: those are replays."""
+        wanted = {(item.site.id, item.comment.external_id) for item in items}
+        ids = sorted({external_id for _, external_id in wanted if external_id})
+        if not ids:
+            return set()
+        found = conn.execute(
+            select(comments.c.site_id, comments.c.external_id).where(
+                comments.c.external_id.in_(ids)
+            )
+        )
+        return {(row.site_id, row.external_id) for row in found} & wanted
+
+    def _insert(self) -> Prepared:
+        return self._prepared.get("insert", lambda: _INSERT)
+
+    def _check_one(
+        self, conn: Connection, item: PendingCheck, digest: str | None = None
+    ) -> StoredCheck:
         site, comment, now = item.site, item.comment, item.now
         if comment.external_id:
             replay = self._replay(conn, site.id, comment.external_id)
             if replay is not None:
                 return replay
-        digest = content_hash(comment.content)
-        facts = self._facts(conn, site, comment, now, digest)
-        decision = item.decide(facts)
-        comment_id = str(uuid.uuid4())
-        status = STATUS_OF_VERDICT[decision.verdict]
-        self._prepared.get("insert", lambda: _INSERT).execute(
-            conn,
-            {
-                "id": comment_id,
-                "site_id": site.id,
-                "external_id": comment.external_id or None,
-                "post_id": comment.post_id,
-                "permalink": comment.permalink,
-                "parent_id": comment.parent_id,
-                "author_name": comment.author_name,
-                "author_email": comment.author_email,
-                "author_email_key": email_key(comment.author_email),
-                "author_url": comment.author_url,
-                "content": comment.content,
-                "content_hash": digest,
-                "user_ip": comment.user_ip,
-                "user_agent": comment.user_agent,
-                "referrer": comment.referrer,
-                "language": comment.language,
-                "form_rendered_at": comment.form_rendered_at,
-                "created_at": now,
-                "status": status.value,
-                "verdict": decision.verdict.value,
-                "spam_probability": decision.spam_probability,
-                "discard": decision.discard,
-                "reasons": json.dumps(
-                    [{"code": r.code.value, "message": r.message} for r in decision.reasons]
-                ),
-                "evidence": json.dumps(
-                    [{"term": e.term, "weight": round(e.weight, 4)} for e in decision.evidence]
-                ),
-                "model_version": item.model_version,
-                "is_test": item.is_test,
-            },
-        )
-        return StoredCheck(
-            id=comment_id, decision=decision, model_version=item.model_version, created_at=now,
-            status=status,
-        )  # fmt: skip
+        digest = digest or content_hash(comment.content)
+        stored, row = _judged(item, digest, self._facts(conn, site, comment, now, digest))
+        self._insert().execute(conn, row)
+        return stored
 
     def get_comment(self, site_id: int, comment_id: str) -> dict[str, Any]:
         """One stored comment of a site, as a dict of its columns."""

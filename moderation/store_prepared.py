@@ -9,10 +9,12 @@ and one driver call, while the SQL and the conversions stay the ones SQLAlchemy 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -55,12 +57,16 @@ class Prepared:
     def run(self, conn: Connection, values: Mapping[str, Any]) -> Any:
         """Execute on `conn`'s driver connection (inside its transaction); return the cursor."""
         cursor = conn.connection.cursor()
-        cursor.execute(self.sql, self.parameters(values))
+        with _as_sqlalchemy_errors(conn, self.sql):
+            cursor.execute(self.sql, self.parameters(values))
         return cursor
 
     def one(self, conn: Connection, values: Mapping[str, Any]) -> dict[str, Any]:
         """The single row a SELECT returns, by column name."""
-        cursor = self.run(conn, values)
+        return self.row_of(self.run(conn, values))
+
+    def row_of(self, cursor: Any) -> dict[str, Any]:
+        """The single row of an executed SELECT's cursor, by column name; closes the cursor."""
         try:
             row = cursor.fetchone()
         finally:
@@ -72,6 +78,50 @@ class Prepared:
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> None:
         """Execute a statement that returns no row."""
         self.run(conn, values).close()
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute a statement that returns no row once per row of values, in one driver call
+        (psycopg sends them all before reading any answer)."""
+        if not rows:
+            return
+        cursor = conn.connection.cursor()
+        try:
+            with _as_sqlalchemy_errors(conn, self.sql):
+                parameters: Any = [self.parameters(values) for values in rows]
+                cursor.executemany(self.sql, parameters)
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def _as_sqlalchemy_errors(conn: Connection, sql: str) -> Iterator[None]:
+    """The driver's errors as SQLAlchemy raises them (IntegrityError and all), as callers
+    written for `Connection.execute` expect."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+
+
+def run_all(
+    conn: Connection, statements: Sequence[tuple[Prepared, Mapping[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The single row of each SELECT, in order. On psycopg they are sent in one pipeline: one
+    round trip to the server for all of them instead of one each."""
+    driver = conn.connection.driver_connection
+    pipeline = getattr(driver, "pipeline", None)
+    if pipeline is None or len(statements) < 2:
+        return [prepared.one(conn, values) for prepared, values in statements]
+    cursors = []
+    with _as_sqlalchemy_errors(conn, "pipeline"), pipeline():
+        for prepared, values in statements:
+            cursor = conn.connection.cursor()
+            cursor.execute(prepared.sql, prepared.parameters(values))
+            cursors.append(cursor)
+    return [
+        prepared.row_of(cursor) for (prepared, _), cursor in zip(statements, cursors, strict=True)
+    ]
 
 
 class PreparedCache:
