@@ -622,8 +622,8 @@ def extract_links(text: str) -> list[Link]:
 # The rules ask for the links of one comment several times (count, banned domains, shorteners),
 # and the classifier's features once more: a batch of checks (up to 128 comments, scored
 # together, then judged one by one) finds each comment's links here the second time. Twice the
-# batch, since an LRU cache one entry short of a batch would miss on every comment of its
-# second pass (the empty text of a comment without content also takes an entry).
+# batch: the empty text an author URL is looked up with takes an entry too, and an LRU cache
+# one entry short of a batch misses on every comment of its second pass.
 @lru_cache(maxsize=256)
 def _extract(text: str) -> tuple[Link, ...]:
     text = _deobfuscate(_clean(text))
