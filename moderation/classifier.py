@@ -26,6 +26,12 @@ _PRODUCT_FROM = 16  # documents in a batch from which _CharWbColumns counts by a
 # Words (with inner apostrophes and hyphens, as in "aujourd'hui"), and the symbols money and
 # contact spam leans on.
 _WORD_TOKENS = r"(?u)\b\w[\w'-]*\w\b|\b\w\b|[$€£%!?@]"
+# Token patterns that never match whitespace (this one and scikit-learn's default): only with
+# them can a word bigram's two tokens be found again by splitting it on its space.
+_SPACELESS_TOKENS = frozenset({_WORD_TOKENS, r"(?u)\b\w\w+\b"})
+# Longer words are counted but not kept: a flood of long unseen ones would otherwise hold up
+# to max_words of them, tens of kilobytes each.
+_CACHED_CHARS = 64
 
 
 def build_pipeline(*, calibration_folds: int = 5) -> Pipeline:
@@ -132,7 +138,7 @@ class _WordColumns(_Columns):
 
         # Uni- and bigrams by number: each token of a known term numbered, a bigram's column
         # found from its two numbers, so that no bigram string is built to be looked up.
-        self.by_number = self.high <= 2
+        self.by_number = self.high <= 2 and vectorizer.token_pattern in _SPACELESS_TOKENS
         self.token_numbers: dict[str, int] = {}
         unigram_columns: list[int] = []
         keys: list[int] = []
@@ -218,9 +224,11 @@ class _CharWbColumns(_Columns):
         columns: list[Any] = list(map(cache.get, words))
         for i, known in enumerate(columns):
             if known is None:
-                if len(cache) >= self.max_words:
-                    cache.clear()  # a flood of unseen words must not grow memory unbounded
-                cache[words[i]] = columns[i] = self._word_columns(words[i])
+                columns[i] = self._word_columns(words[i])
+                if len(words[i]) <= _CACHED_CHARS:
+                    if len(cache) >= self.max_words:
+                        cache.clear()  # a flood of unseen words must not grow memory unbounded
+                    cache[words[i]] = columns[i]
         return columns
 
     def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:

@@ -78,12 +78,14 @@ def test_word_cached_char_ngrams_match_scikit_learn(classifier: SpamClassifier) 
     vocabulary = vectorizer.vocabulary_
     docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))]
     docs += ["", " \t\n ", "a", "ab", "I İ ß ﬁ Ünïcödé\u00a0x\u2003y", "x\x00y  z"]
+    docs += ["pills" * 20 + " cheap", "x" * 20_000]  # words too long to be kept
     for start in range(0, len(docs), 97):  # batches, as scoring sends them
         batch = docs[start : start + 97]
         rows, idx = fast.batch(batch)
         for number, doc in enumerate(batch):
             expected = sorted(vocabulary[g] for g in analyzer(doc) if g in vocabulary)
             assert sorted(idx[rows == number].tolist()) == expected, doc
+    assert all(len(word) <= 64 for word in fast._words)
 
 
 def test_char_ngram_counts_match_scikit_learn_alone_and_in_batches(
@@ -155,9 +157,27 @@ def test_word_columns_by_number_match_the_terms_looked_up(classifier: SpamClassi
     vocabulary = vectorizer.vocabulary_
     docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))]
     docs += ["", "one", "zzunknown cheap zzunknown pills", "I İ ß ﬁ aujourd'hui l'été $5 €10 !?"]
+    docs += ["cheap\u2003pills\u00a0now\tfree\nbonus\x1cx\x00y", "free-" * 40 + "bonus pills"]
     for start in range(0, len(docs), 64):
         batch = docs[start : start + 64]
         rows, columns = fast.batch(batch)
         for number, doc in enumerate(batch):
             expected = Counter(vocabulary[t] for t in fast.terms(doc) if t in vocabulary)
             assert Counter(columns[rows == number].tolist()) == expected, doc
+
+
+def test_a_token_pattern_that_spans_whitespace_is_counted_by_the_analyzer() -> None:
+    from collections import Counter
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from moderation.classifier import _WordColumns
+
+    docs = ["cheap pills now", "free bonus cheap pills", "cheap  pills\tnow free"] * 2
+    vectorizer = TfidfVectorizer(token_pattern=r"(?u)\w+\s+\w+", ngram_range=(1, 2)).fit(docs)
+    fast = _WordColumns(vectorizer)
+    assert not fast.by_number
+    rows, columns = fast.batch(docs)
+    for number, doc in enumerate(docs):
+        expected = Counter(vectorizer.vocabulary_[t] for t in vectorizer.build_analyzer()(doc))
+        assert Counter(columns[rows == number].tolist()) == expected, doc
