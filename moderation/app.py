@@ -42,6 +42,7 @@ from moderation.store_accounts import Accounts
 from moderation.store_login import LoginFailures
 from moderation.store_metrics import queue_sizes
 from moderation.store_queue import QueueStore
+from moderation.store_wal import Checkpointer
 from moderation.web import pages
 from moderation.web.security import SecurityHeaders, docs_headers
 from moderation.webhook_sender import WebhookSender
@@ -50,12 +51,17 @@ log = logging.getLogger(__name__)
 FIRST_SITE_NAME = "default"
 
 
-def open_store(settings: Settings) -> Store:
-    """An engine on the configured database, migrated when the settings say so."""
+def open_store(settings: Settings, *, checkpoint_in_background: bool = False) -> Store:
+    """An engine on the configured database, migrated when the settings say so.
+
+    `checkpoint_in_background` (the service, which runs a `Checkpointer`): SQLite's commits
+    leave the WAL's checkpoints to that thread.
+    """
     engine = make_engine(
         settings.database_url_value,
         synchronous=settings.sqlite_synchronous,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        checkpoint_in_background=checkpoint_in_background,
     )
     if settings.migrate_on_start:
         migrate(engine)
@@ -153,7 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = open_store(settings)
+        sqlite = settings.database_url_value.startswith("sqlite")
+        store = open_store(settings, checkpoint_in_background=sqlite)
+        checkpointer = Checkpointer(store.engine) if sqlite else None
         key = ensure_first_site(store, settings)
         if key:
             announce_key(key)
@@ -193,6 +201,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if sender is not None:
                 sender.close()
             writer.close()
+            if checkpointer is not None:
+                checkpointer.close()
             model.close()
             if counted is not None:
                 counted.watch_queue(None)

@@ -159,8 +159,18 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def make_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10_000) -> Engine:
-    """An engine for SQLite (WAL, immediate write transactions) or PostgreSQL."""
+def make_engine(
+    url: str,
+    *,
+    synchronous: str = "NORMAL",
+    busy_timeout_ms: int = 10_000,
+    checkpoint_in_background: bool = False,
+) -> Engine:
+    """An engine for SQLite (WAL, immediate write transactions) or PostgreSQL.
+
+    `checkpoint_in_background`: SQLite's commits never checkpoint the WAL themselves; a
+    `store_wal.Checkpointer` must then run beside the engine.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
@@ -180,6 +190,8 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int =
             cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cur.execute("PRAGMA foreign_keys=ON")
+            if checkpoint_in_background:
+                cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         @event.listens_for(engine, "begin")
