@@ -30,6 +30,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     create_engine,
     event,
     exists,
@@ -475,9 +476,14 @@ _INSERT = insert(comments).values(
 )
 # One round trip for every lock of a batch, taken in ascending order (the subquery's ORDER BY
 # fixes the order the function runs in) so that two transactions never wait on each other.
-_ADVISORY_LOCKS = text(
-    "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(:keys) AS k ORDER BY k) AS locks"
-).bindparams(bindparam("keys", type_=ARRAY(BigInteger())))
+_ADVISORY_LOCKS = (
+    text(
+        "SELECT count(pg_advisory_xact_lock(k)) AS locked"
+        " FROM (SELECT unnest(:keys) AS k ORDER BY k) AS locks"
+    )
+    .bindparams(bindparam("keys", type_=ARRAY(BigInteger())))
+    .columns(column("locked", BigInteger()))
+)
 _SITE_BY_KEY = (
     select(site_keys.c.key_hash, sites)
     .join(sites, sites.c.id == site_keys.c.site_id)
@@ -805,11 +811,11 @@ class Store:
         each author's email and IP), so two copies of a comment sent at the same moment cannot
         both pass the duplicate check, even from two instances. A known `external_id` returns
         the stored decision instead of checking again, which makes a blog's retry safe. Each
-        comment has its own savepoint: one that cannot be stored fails alone.
+        comment that cannot be stored (a unique constraint fires) fails alone: the batch is then
+        stored one comment at a time.
         """
         try:
             with self.writing() as conn:
-                self._lock_authors(conn, items)
                 return self._check_batch(conn, items)
         except IntegrityError:
             if len(items) == 1:
@@ -820,24 +826,26 @@ class Store:
         for item in items:
             try:
                 with self.writing() as conn:
-                    self._lock_authors(conn, [item])
-                    results.append(self._check_one(conn, item))
+                    results.extend(self._check_batch(conn, [item]))
             except IntegrityError:
                 results.append(self._after_conflict(item))
         return results
 
-    def _lock_authors(self, conn: Connection, items: Sequence[PendingCheck]) -> None:
-        # SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs a lock per
-        # author (email and IP) and external id, taken in a fixed order to avoid deadlocks.
+    def _author_locks(self, items: Sequence[PendingCheck]) -> list[tuple[Prepared, dict[str, Any]]]:
+        """The statement taking the batch's author locks, first thing in its transaction.
+
+        SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL needs a lock per author
+        (email and IP) and external id, taken in a fixed order to avoid deadlocks.
+        """
         if self.dialect != "postgresql":
-            return
+            return []
         keys = set()
         for item in items:
             keys.add(_lock_key(item.site.id, "e", email_key(item.comment.author_email)))
             keys.add(_lock_key(item.site.id, "i", item.comment.user_ip))
             if item.comment.external_id:
                 keys.add(_lock_key(item.site.id, "x", item.comment.external_id))
-        conn.execute(_ADVISORY_LOCKS, {"keys": sorted(keys)})
+        return [(self._prepared.get("locks", lambda: _ADVISORY_LOCKS), {"keys": sorted(keys)})]
 
     def _after_conflict(self, item: PendingCheck) -> StoredCheck | StoreError:
         if item.comment.external_id:
@@ -859,15 +867,23 @@ class Store:
         written, as it would be alone.
         """
         digests = [content_hash(item.comment.content) for item in items]
-        known = self._known_external_ids(conn, items)
-        statements: list[tuple[Prepared, dict[str, Any]]] = []
+        # The locks go first, in the same round trip as the facts, unless the external ids
+        # must be looked up before the facts are asked (under the locks, as the facts are).
+        statements = self._author_locks(items)
+        known: set[tuple[int, str]] = set()
+        if any(item.comment.external_id for item in items):
+            run_all(conn, statements)
+            statements = []
+            known = self._known_external_ids(conn, items)
+        locks = len(statements)
         spans: list[tuple[int, int]] = []
         for item, digest in zip(items, digests, strict=True):
             begin = len(statements)
             if (item.site.id, item.comment.external_id) not in known:
                 statements.extend(self._fact_statements(item.site, item.comment, item.now, digest))
             spans.append((begin, len(statements)))
-        rows = run_all(conn, statements)
+        rows = run_all(conn, statements)[locks:]
+        spans = [(begin - locks, end - locks) for begin, end in spans]
         results: list[StoredCheck | StoreError] = []
         unwritten: list[dict[str, Any]] = []
         seen: set[tuple[object, ...]] = set()
