@@ -122,9 +122,22 @@ def test_sighup_to_the_server_reloads_without_stopping_it(tmp_path: Path, worker
         first = healthz(base)
         point_at(models, "v-next")
         proc.send_signal(signal.SIGHUP)
-        # With two workers, uvicorn restarts them one after the other: until both have, a
-        # request may still reach the old one. Ten answers in a row from the new version
-        # (new connections, spread over the workers) mean both are on it.
+        # With two workers, uvicorn restarts them one after the other, each old one ending
+        # once its successor has started: until both old ones have ended, a request may still
+        # reach one (ten answers in a row from the new version can all come from the first new
+        # worker while the other old one is busy).
+        if workers > 1:
+            wait_for(
+                lambda: (
+                    log_path.read_text()
+                    .partition("Received SIGHUP")[2]
+                    .count("Finished server process")
+                    >= workers
+                ),
+                what="restart every worker",
+                log=log_path,
+                seconds=90,
+            )
         wait_for(
             lambda: all(healthz(base) == "v-next" for _ in range(10)),
             what="reload",
