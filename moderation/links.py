@@ -668,12 +668,20 @@ def _extract(text: str) -> tuple[Link, ...]:
 
 def link_domains(text: str, *extra_urls: str) -> list[str]:
     """The distinct domains linked from a text and from extra URLs (author URL, email domain)."""
-    domains = dict.fromkeys(link.domain for link in extract_links(text))
+    domains = dict.fromkeys(link.domain for link in _extract(text))
     for url in extra_urls:
-        candidate = _markup_candidate(_deobfuscate(_clean(url)).strip(), 0)
-        if candidate is not None:
-            domains.setdefault(candidate[2])
+        domain = _url_domain(url)
+        if domain is not None:
+            domains.setdefault(domain)
     return list(domains)
+
+
+# A comment's author URL is asked for by the features and by several rules, each time through
+# the same normalising steps (about 7 µs); regular commenters come back with the same one.
+@lru_cache(maxsize=1024)
+def _url_domain(url: str) -> str | None:
+    candidate = _markup_candidate(_deobfuscate(_clean(url)).strip(), 0)
+    return None if candidate is None else candidate[2]
 
 
 @lru_cache(maxsize=65536)
