@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 from importlib import resources
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -869,37 +870,36 @@ class Store:
         digests = [content_hash(item.comment.content) for item in items]
         # The locks go first, in the same round trip as the facts, unless the external ids
         # must be looked up before the facts are asked (under the locks, as the facts are).
-        statements = self._author_locks(items)
+        locks = self._author_locks(items)
         known: set[tuple[int, str]] = set()
         if any(item.comment.external_id for item in items):
-            run_all(conn, statements)
-            statements = []
+            run_all(conn, locks)
+            locks = []
             known = self._known_external_ids(conn, items)
-        locks = len(statements)
-        spans: list[tuple[int, int]] = []
+        # Asked up front: the facts of each comment that is no replay and shares no key with an
+        # earlier one of the batch. The others are checked one at a time, in their turn.
+        statements: list[list[tuple[Prepared, dict[str, Any]]]] = []
+        seen: set[tuple[object, ...]] = set()
         for item, digest in zip(items, digests, strict=True):
-            begin = len(statements)
-            if (item.site.id, item.comment.external_id) not in known:
-                statements.extend(self._fact_statements(item.site, item.comment, item.now, digest))
-            spans.append((begin, len(statements)))
-        rows = run_all(conn, statements)[locks:]
-        spans = [(begin - locks, end - locks) for begin, end in spans]
+            keys = _batch_keys(item, digest)
+            ahead = seen.isdisjoint(keys) and (item.site.id, item.comment.external_id) not in known
+            statements.append(
+                self._fact_statements(item.site, item.comment, item.now, digest) if ahead else []
+            )
+            seen.update(keys)
+        rows = iter(run_all(conn, [*locks, *chain.from_iterable(statements)])[len(locks) :])
         results: list[StoredCheck | StoreError] = []
         unwritten: list[dict[str, Any]] = []
-        seen: set[tuple[object, ...]] = set()
-        for item, digest, (begin, end) in zip(items, digests, spans, strict=True):
-            keys = _batch_keys(item, digest)
-            if begin == end or not seen.isdisjoint(keys):
-                # A replay, or a comment an earlier one of the batch may change the facts of.
-                self._insert().execute_many(conn, unwritten)
-                unwritten = []
-                results.append(self._check_one(conn, item, digest))
-            else:
-                facts = _facts_of(item.site, item.comment, item.now, rows[begin:end])
+        for item, digest, asked in zip(items, digests, statements, strict=True):
+            if asked:
+                facts = _facts_of(item.site, item.comment, item.now, list(islice(rows, len(asked))))
                 stored, row = _judged(item, digest, facts)
                 unwritten.append(row)
                 results.append(stored)
-            seen.update(keys)
+            else:
+                self._insert().execute_many(conn, unwritten)
+                unwritten = []
+                results.append(self._check_one(conn, item, digest))
         self._insert().execute_many(conn, unwritten)
         return results
 
@@ -921,15 +921,12 @@ class Store:
     def _insert(self) -> Prepared:
         return self._prepared.get("insert", lambda: _INSERT)
 
-    def _check_one(
-        self, conn: Connection, item: PendingCheck, digest: str | None = None
-    ) -> StoredCheck:
+    def _check_one(self, conn: Connection, item: PendingCheck, digest: str) -> StoredCheck:
         site, comment, now = item.site, item.comment, item.now
         if comment.external_id:
             replay = self._replay(conn, site.id, comment.external_id)
             if replay is not None:
                 return replay
-        digest = digest or content_hash(comment.content)
         stored, row = _judged(item, digest, self._facts(conn, site, comment, now, digest))
         self._insert().execute(conn, row)
         return stored
