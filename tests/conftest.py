@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from moderation import artifacts, passwords
 from moderation.app import create_app
 from moderation.settings import Settings
-from moderation.store import Store
+from moderation.store import Store, make_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
@@ -63,6 +63,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'moderation.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated store on each database, with no site yet (modules may define their own)."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield Store(engine)
+    engine.dispose()
 
 
 def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:

@@ -6,26 +6,15 @@ order a blog sent the comments in: a comment sees the earlier ones of its own ba
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from moderation import checking
 from moderation.domain import Comment, Decision, ReasonCode, Score, Verdict
 from moderation.rules import Facts
-from moderation.store import PendingCheck, Site, Store, StoredCheck, make_engine, migrate
+from moderation.store import PendingCheck, Site, Store, StoredCheck
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield Store(engine)
-    engine.dispose()
 
 
 def pending(site: Site, comment: Comment, at: datetime, score: float = 0.1) -> PendingCheck:

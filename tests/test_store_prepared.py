@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,18 +11,10 @@ from moderation import checking
 from moderation.domain import Comment, Decision, Score
 from moderation.rules import Facts
 from moderation.schema import comments
-from moderation.store import Store, make_engine, migrate
+from moderation.store import Store
 from moderation.store_prepared import Prepared
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield Store(engine)
-    engine.dispose()
 
 
 def stored(store: Store, comment: Comment, at: datetime) -> str:
