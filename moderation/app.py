@@ -54,8 +54,8 @@ FIRST_SITE_NAME = "default"
 def open_store(settings: Settings, *, checkpoint_in_background: bool = False) -> Store:
     """An engine on the configured database, migrated when the settings say so.
 
-    `checkpoint_in_background` (the service, which runs a `Checkpointer`): SQLite's commits
-    leave the WAL's checkpoints to that thread.
+    `checkpoint_in_background` (the service, which runs a `Checkpointer` on SQLite): SQLite's
+    commits leave the WAL's checkpoints to that thread; other databases ignore it.
     """
     engine = make_engine(
         settings.database_url_value,
@@ -159,9 +159,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sqlite = settings.database_url_value.startswith("sqlite")
-        store = open_store(settings, checkpoint_in_background=sqlite)
-        checkpointer = Checkpointer(store.engine) if sqlite else None
+        store = open_store(settings, checkpoint_in_background=True)
+        checkpointer = Checkpointer(store.engine) if store.dialect == "sqlite" else None
         key = ensure_first_site(store, settings)
         if key:
             announce_key(key)

@@ -171,7 +171,7 @@ def make_engine(
     """An engine for SQLite (WAL, immediate write transactions) or PostgreSQL.
 
     `checkpoint_in_background`: SQLite's commits never checkpoint the WAL themselves; a
-    `store_wal.Checkpointer` must then run beside the engine.
+    `store_wal.Checkpointer` must then run beside the engine (PostgreSQL: no effect).
     """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
