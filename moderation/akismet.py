@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
-from moderation.domain import Comment, Decision, Reason, ReasonCode, Verdict, post_key
+from moderation import checking
+from moderation.domain import Comment, Decision, Reason, ReasonCode, Score, Verdict, post_key
 from moderation.policy import SitePolicy
 from moderation.rules import Facts
 
@@ -283,6 +284,14 @@ def effective_facts(facts: Facts, request: CheckRequest) -> Facts:
     if request.recheck:
         return replace(facts, duplicate=False, recent_from_same_author=0)
     return facts
+
+
+def judge(request: CheckRequest, policy: SitePolicy, facts: Facts, score: Score) -> Decision:
+    """comment-check's decision: the service's judgement of the comment under this request's
+    facts, then Akismet's test switches. A module-level function, so that a check can be sent
+    to the writer process whole."""
+    decision = checking.judge(request.comment, policy, effective_facts(facts, request), score)
+    return apply_switches(decision, request)
 
 
 def apply_switches(decision: Decision, request: CheckRequest) -> Decision:

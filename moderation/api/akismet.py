@@ -4,7 +4,7 @@ Every answer is what Akismet's clients expect: text/plain `valid`/`invalid`, `tr
 thanks sentence, or Akismet's JSON and CSV reports. Protocol-level refusals (a bad key, a
 missing required field) are 200 answers with Akismet's headers, as Akismet gives them; a body
 that cannot be decoded or a field that cannot be stored is a 4xx with the reason in the body and
-in `X-akismet-debug-help`. comment-check decides through `checking.judge` and the batch writer,
+in `X-akismet-debug-help`. comment-check decides through `akismet.judge` and the batch writer,
 the same path as /v1/comments/check.
 """
 
@@ -15,6 +15,7 @@ import io
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,12 +24,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.requests import ClientDisconnect
 
-from moderation import akismet, checking
+from moderation import akismet
 from moderation.akismet import CheckRequest, Form, FormError, MissingFieldError
 from moderation.api.deps import RateLimitedError, StoreDep, WriterDep, check_limited
 from moderation.batching import CheckJob
-from moderation.domain import Decision, Label, Score
-from moderation.rules import Facts
+from moderation.domain import Label
 from moderation.store import Site, Store, Usage
 
 router = APIRouter(tags=["akismet"])
@@ -164,14 +164,7 @@ async def comment_check(request: Request, store: StoreDep, writer: WriterDep) ->
         form = await _form(request)
         site = await _limited_site(store, form, request)
         check = _parsed(form, now)
-        policy = akismet.effective_policy(site.policy, check)
-
-        def decide(facts: Facts, score: Score) -> Decision:
-            facts = akismet.effective_facts(facts, check)
-            return akismet.apply_switches(
-                checking.judge(check.comment, policy, facts, score), check
-            )
-
+        decide = partial(akismet.judge, check, akismet.effective_policy(site.policy, check))
         stored = await writer.submit(
             CheckJob(site, check.comment, now, decide, is_test=check.is_test)
         )
