@@ -30,7 +30,7 @@ from moderation.api import (
     rescore,
 )
 from moderation.api.limits import BodySizeLimit
-from moderation.batching import BatchWriter
+from moderation.batching import BatchWriter, Writer
 from moderation.client_ip import parse_networks
 from moderation.live_model import LiveModel
 from moderation.login_guard import LoginLimits
@@ -46,6 +46,7 @@ from moderation.store_wal import Checkpointer
 from moderation.web import pages
 from moderation.web.security import SecurityHeaders, docs_headers
 from moderation.webhook_sender import WebhookSender
+from moderation.writer_process import WriterProcess
 
 log = logging.getLogger(__name__)
 FIRST_SITE_NAME = "default"
@@ -180,7 +181,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if counted is not None:
             counted.watch_queue(lambda: queue_sizes(store))
-        writer = app.state.writer = BatchWriter(store, model.get)
+        writer: Writer = (
+            await WriterProcess.start(settings, model.get)
+            if settings.writer_process
+            else BatchWriter(store, model.get)
+        )
+        app.state.writer = writer
         sender = app.state.webhook_sender = (
             WebhookSender(
                 store,
@@ -199,7 +205,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             undo_sighup()
             if sender is not None:
                 sender.close()
-            writer.close()
+            await writer.aclose()
             if checkpointer is not None:
                 checkpointer.close()
             model.close()

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from moderation import checking
 from moderation.artifacts import LoadedModel
@@ -53,6 +53,42 @@ def _scored(
     return lambda facts: decide(facts, score)
 
 
+Outcome = StoredCheck | BaseException
+
+
+def check_batch(store: Store, live: LoadedModel, jobs: list[CheckJob]) -> list[Outcome]:
+    """Score, judge and store a batch of checks; each outcome is its stored check or its error.
+
+    Never raises: a fault fails every check of the batch with a StoreError (a 503), so that no
+    request is left waiting.
+    """
+    try:
+        scores = live.classifier.score_many([checking.text_input(job.comment) for job in jobs])
+        pending = [
+            PendingCheck(job.site, job.comment, _scored(job.decide, score), live.version,
+                         job.now, is_test=job.is_test)
+            for job, score in zip(jobs, scores, strict=True)
+        ]  # fmt: skip
+        return list(store.check_and_save_many(pending))
+    except StoreError as exc:
+        return [exc] * len(jobs)
+    except Exception as exc:  # a bug must not leave requests waiting forever
+        log.exception("storing a batch of %d checks failed", len(jobs))
+        return [StoreError(f"could not store the comment: {exc}")] * len(jobs)
+
+
+class Writer(Protocol):
+    """What the check routes need of a writer (`BatchWriter`, `writer_process.WriterProcess`)."""
+
+    async def submit(self, job: CheckJob) -> StoredCheck:
+        """Score, judge and store one check; returns once its transaction has committed."""
+        ...
+
+    async def aclose(self) -> None:
+        """Finish the checks under way, then stop."""
+        ...
+
+
 class BatchWriter:
     """Collects checks from the event loop; scores and stores them in batches on one thread."""
 
@@ -80,6 +116,10 @@ class BatchWriter:
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
 
+    async def aclose(self) -> None:
+        """`close`, off the event loop."""
+        await asyncio.to_thread(self.close)
+
     def _run(self) -> None:
         while True:
             first = self._queue.get()
@@ -100,24 +140,13 @@ class BatchWriter:
             if stop:
                 return
 
-    def _pending(self, jobs: list[CheckJob]) -> list[PendingCheck]:
-        live = self.model()
-        scores = live.classifier.score_many([checking.text_input(job.comment) for job in jobs])
-        return [
-            PendingCheck(job.site, job.comment, _scored(job.decide, score), live.version,
-                         job.now, is_test=job.is_test)
-            for job, score in zip(jobs, scores, strict=True)
-        ]  # fmt: skip
-
     def _store(self, batch: list[Any]) -> None:
-        results: list[StoredCheck | BaseException]
+        jobs = [job for job, _, _ in batch]
         try:
-            results = list(self.store.check_and_save_many(self._pending([j for j, _, _ in batch])))
-        except StoreError as exc:
-            results = [exc] * len(batch)
-        except Exception as exc:  # a bug must not leave requests waiting forever
-            log.exception("storing a batch of %d checks failed", len(batch))
-            results = [StoreError(f"could not store the comment: {exc}")] * len(batch)
+            results = check_batch(self.store, self.model(), jobs)
+        except Exception as exc:  # no model to score with: fail the batch, keep the thread
+            log.exception("no model to score a batch of %d checks with", len(batch))
+            results = [StoreError(f"could not score the comment: {exc}")] * len(batch)
         self.batches += 1
         self.items += len(batch)
         for (_, future, loop), result in zip(batch, results, strict=True):

@@ -81,6 +81,9 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
         "database_url": database_url,
         "models_dir": MODELS_DIR,
         "create_first_site": False,
+        # The writer's child process costs each app a second or two to start; the tests that
+        # are about it (test_writer_process, the served instances) turn it back on.
+        "writer_process": False,
     }
     values.update(overrides)
     return Settings.model_validate(values)

@@ -18,7 +18,7 @@ from moderation.api.queue import (
     site_comment,
 )
 from moderation.api.schemas import CheckOut, CommentIn, check_body
-from moderation.batching import BatchWriter, CheckJob
+from moderation.batching import CheckJob, Writer
 from moderation.queue import looks_like_id
 from moderation.store import NotFoundError
 from moderation.store_accounts import Moderator
@@ -42,7 +42,7 @@ router = APIRouter(prefix="/v1/comments", tags=["comments"])
 )
 async def check_comment(body: CommentIn, site: CheckSiteDep, request: Request) -> Response:
     """Decide on a comment and store it with its decision before answering."""
-    writer: BatchWriter = request.app.state.writer
+    writer: Writer = request.app.state.writer
     now = datetime.now(UTC)
     comment = body.to_domain(now)
     # Scoring, the rules and the write run on the writer's thread, a batch of concurrent

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from moderation.batching import BatchWriter
+from moderation.batching import Writer
 from moderation.client_ip import Network, client_ip
 from moderation.live_model import LiveModel
 from moderation.login_guard import ip_key
@@ -39,14 +39,14 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_writer(request: Request) -> BatchWriter:
+async def get_writer(request: Request) -> Writer:
     """The batch writer started by the app's lifespan."""
-    writer: BatchWriter = request.app.state.writer
+    writer: Writer = request.app.state.writer
     return writer
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
-WriterDep = Annotated[BatchWriter, Depends(get_writer)]
+WriterDep = Annotated[Writer, Depends(get_writer)]
 ModelDep = Annotated[LiveModel, Depends(get_model)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

@@ -1,0 +1,293 @@
+"""The checks' scoring, rules and writes in a process of their own, beside the serving one.
+
+Both halves of a check are Python: the event loop parsing and answering requests, and the
+writer scoring, judging and storing them. In one process they take turns on one interpreter
+lock, so a worker uses one core however many it has. A `WriterProcess` runs the writer's half
+in a child process (spawned, so it inherits no threads or sockets of the server) on a core of
+its own. The event loop itself sends it the checks waiting, as one batch, over a socket pair
+and reads the outcomes back when they are ready: no thread of the server waits for the lock in
+between, and the child starts the next batch as soon as it has answered one.
+
+A comment is still durable before its answer goes out: the child answers a batch after its
+transaction has committed. It scores with the version the serving process's `LiveModel` names
+for each batch, so a promotion or a SIGHUP reaches both at once. If the child dies, the batch
+it held fails with a StoreError (503: retry) and a new child takes the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+import socket
+import struct
+from collections import deque
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
+from typing import Any
+
+from moderation import artifacts
+from moderation.artifacts import ArtifactError, LoadedModel
+from moderation.batching import CheckJob, Outcome, check_batch
+from moderation.settings import Settings
+from moderation.store import Store, StoredCheck, StoreError, make_engine
+
+log = logging.getLogger(__name__)
+
+# Frames on the socket pair: a 4-byte big-endian length, then a pickle. Length 0 asks the child
+# to stop. A batch of 128 of the largest comments (64 kB each) stays well under 4 GiB.
+_HEADER = struct.Struct("!I")
+_STOP = b""
+_RESPAWN_SECONDS = 1.0
+# Batches sent before the previous one is answered: the child finds the next one waiting when it
+# has answered one, instead of idling until the event loop gets round to reading its answer.
+# They are checked in order, each after the one before has committed, as on one thread.
+_IN_FLIGHT = 2
+_CLOSE_SECONDS = 30.0
+
+
+def _frame(payload: bytes | memoryview) -> bytes:
+    return _HEADER.pack(len(payload)) + bytes(payload)
+
+
+def _settle(future: asyncio.Future[StoredCheck], outcome: Outcome) -> None:
+    if future.done():
+        return  # the client went away; its comment is stored all the same
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+class WriterProcess:
+    """Checks batches in a child process; lives on the event loop that `start` ran on."""
+
+    def __init__(
+        self, settings: Settings, model: Callable[[], LoadedModel], *, max_batch: int = 128
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.max_batch = max_batch
+        self._context = multiprocessing.get_context("spawn")
+        self._process: BaseProcess | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._reading: asyncio.Task[None] | None = None
+        self._waiting: list[tuple[CheckJob, asyncio.Future[StoredCheck]]] = []
+        self._in_flight: deque[list[asyncio.Future[StoredCheck]]] = deque()
+        self._flush_soon = False
+        self._closing = False
+        self._spawned_at = 0.0
+        self.batches = 0
+        self.items = 0
+
+    @classmethod
+    async def start(
+        cls, settings: Settings, model: Callable[[], LoadedModel], *, max_batch: int = 128
+    ) -> WriterProcess:
+        """Start the child; checks submitted before it is ready wait for it."""
+        writer = cls(settings, model, max_batch=max_batch)
+        await writer._spawn()
+        return writer
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, while one runs."""
+        return self._process.pid if self._process is not None else None
+
+    async def _spawn(self) -> None:
+        ours, theirs = socket.socketpair()
+        process = self._context.Process(
+            target=serve, args=(self.settings, theirs), name="moderation-writer", daemon=True
+        )
+        process.start()
+        theirs.close()
+        self._spawned_at = asyncio.get_running_loop().time()
+        self._process = process
+        self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        self._reading = asyncio.create_task(self._read(self._reader))
+
+    async def submit(self, job: CheckJob) -> StoredCheck:
+        """Score, judge and store one check; returns once its transaction has committed."""
+        if self._closing:
+            raise StoreError("the service is stopping; try again")
+        future: asyncio.Future[StoredCheck] = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, future))
+        if len(self._in_flight) < _IN_FLIGHT and not self._flush_soon:
+            # Sent once this turn of the loop is over, with whatever else arrived in it.
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._flush_soon = False
+        if len(self._in_flight) >= _IN_FLIGHT or not self._waiting or self._writer is None:
+            return
+        batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+        futures = [future for _, future in batch]
+        try:
+            payload = ForkingPickler.dumps((self.model().version, [job for job, _ in batch]))
+        except Exception as exc:  # a bug must not leave requests waiting forever
+            log.exception("a batch of %d checks could not be sent to the writer", len(batch))
+            for future in futures:
+                _settle(future, StoreError(f"could not store the comment: {exc}"))
+            self._flush()
+            return
+        self._in_flight.append(futures)
+        self._writer.write(_frame(payload))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+                outcomes: list[Outcome] = ForkingPickler.loads(await reader.readexactly(size))
+                futures = self._in_flight.popleft() if self._in_flight else []
+                if len(outcomes) != len(futures):
+                    outcomes = [StoreError("the writer lost track of a batch")] * len(futures)
+                for future, outcome in zip(futures, outcomes, strict=True):
+                    _settle(future, outcome)
+                self.batches += 1
+                self.items += len(futures)
+                self._flush()
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            await self._restart(exc)
+        except Exception as exc:  # an answer that cannot be read: start afresh
+            log.exception("could not read the writer process's answer")
+            await self._restart(exc)
+
+    async def _restart(self, cause: BaseException) -> None:
+        futures = [future for batch in self._in_flight for future in batch]
+        self._in_flight.clear()
+        if futures or not self._closing:
+            log.error("the writer process stopped (%r); %d checks fail", cause, len(futures))
+        for future in futures:
+            _settle(future, StoreError("the writer process stopped; try again"))
+        await self._reap()
+        if self._closing:
+            for _, future in self._waiting:
+                _settle(future, StoreError("the service is stopping; try again"))
+            self._waiting = []
+            return
+        # A child that cannot even start (a broken install) is not restarted in a tight loop.
+        lived = asyncio.get_running_loop().time() - self._spawned_at
+        await asyncio.sleep(max(0.0, _RESPAWN_SECONDS - lived))
+        await self._spawn()
+        self._flush()
+
+    async def _reap(self) -> None:
+        writer, process = self._writer, self._process
+        self._writer = self._reader = None
+        self._process = None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        if process is not None:
+            await asyncio.to_thread(_join, process)
+
+    async def aclose(self) -> None:
+        """Let the checks under way and waiting finish, then stop the child."""
+        self._closing = True
+        deadline = asyncio.get_running_loop().time() + _CLOSE_SECONDS
+        while self._waiting or self._in_flight:
+            if self._reading is None or self._reading.done():
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                log.error("the writer process did not finish its checks in time")
+                break
+            await asyncio.sleep(0.01)
+        if self._writer is not None:
+            with contextlib.suppress(ConnectionError):
+                self._writer.write(_frame(_STOP))
+        if self._reading is not None:
+            await self._reading  # ends at the child's end of file, after it has stopped
+        await self._reap()
+
+
+def _join(process: BaseProcess) -> None:
+    process.join(timeout=10)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout=5)
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return bytes(data)
+
+
+def _receive(sock: socket.socket) -> Any:
+    header = _read_exactly(sock, _HEADER.size)
+    if header is None:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size == 0:
+        return None
+    payload = _read_exactly(sock, size)
+    return None if payload is None else ForkingPickler.loads(payload)
+
+
+def serve(settings: Settings, sock: socket.socket) -> None:
+    """The child: check each batch the socket brings with the version it names, until told to
+    stop or the serving process goes away."""
+    # Ctrl-C, SIGHUP and a stop sent to the whole process group (a container's or a service
+    # manager's) are for the serving process: it finishes its requests, which need this one,
+    # then stops it through the socket. Were the server killed outright, the socket's end of
+    # file stops this one.
+    for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     [writer] %(message)s")
+    # No migration here: the serving process ran it before starting this one. Its checkpointer
+    # also checkpoints what this process commits.
+    engine = make_engine(
+        settings.database_url_value,
+        synchronous=settings.sqlite_synchronous,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        checkpoint_in_background=True,
+    )
+    store = Store(engine)
+    live: LoadedModel | None = None
+    try:
+        while (message := _receive(sock)) is not None:
+            version, jobs = message
+            outcomes: list[Outcome]
+            try:
+                live = _model(settings, version, live)
+            except ArtifactError as exc:
+                outcomes = [StoreError(f"could not load model {version}: {exc}")] * len(jobs)
+            else:
+                outcomes = check_batch(store, live, jobs)
+            try:
+                answer = ForkingPickler.dumps(outcomes)
+            except Exception as exc:
+                log.exception("the outcomes of a batch could not be sent back")
+                answer = ForkingPickler.dumps([StoreError(f"could not answer: {exc}")] * len(jobs))
+            sock.sendall(_frame(answer))
+    except (ConnectionError, OSError):
+        pass  # the serving process went away
+    finally:
+        sock.close()
+        engine.dispose()
+
+
+def _model(settings: Settings, version: str, live: LoadedModel | None) -> LoadedModel:
+    """The model named `version`; the loaded one when it is that version or cannot be replaced."""
+    if live is not None and live.version == version:
+        return live
+    try:
+        model = artifacts.load(settings.models_dir / artifacts.check_version_name(version))
+        log.info("scoring with model %s", model.version)
+        return model
+    except ArtifactError as exc:
+        if live is None:
+            raise
+        log.error("keeping model %s: %s", live.version, exc)
+        return live

@@ -1,0 +1,219 @@
+"""The writer process: checks scored, judged and stored in a child, answered on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from fastapi.testclient import TestClient
+
+from moderation import artifacts, checking, rules
+from moderation.app import create_app
+from moderation.artifacts import LoadedModel
+from moderation.batching import CheckJob
+from moderation.domain import Comment, Decision, ReasonCode, Score, Verdict
+from moderation.policy import SitePolicy
+from moderation.store import Site, Store, StoredCheck, StoreError
+from moderation.writer_process import WriterProcess
+from tests.conftest import MODELS_DIR, make_settings
+
+SPAM = "Cheap viagra cialis without prescription, order now at pills-shop.example"
+HAM = "The council vote was on Tuesday, not Monday. Otherwise a fair summary."
+T = TypeVar("T")
+
+
+def slow_judge(comment: Comment, policy: SitePolicy, facts: rules.Facts, score: Score) -> Decision:
+    """`checking.judge`, a second late: long enough to stop the child in the middle of it."""
+    time.sleep(1.0)
+    return checking.judge(comment, policy, facts, score)
+
+
+def comment(i: int, *, content: str | None = None, email: str | None = None) -> Comment:
+    return Comment(
+        content=content or f"{SPAM if i % 2 else HAM} ({i})",
+        author_name=f"Reader {i}",
+        author_email=email or f"reader{i}@example.org",
+        user_ip=f"192.0.2.{i % 250}",
+        post_id="p",
+    )
+
+
+def job(site: Site, c: Comment, judge: Callable[..., Decision] = checking.judge) -> CheckJob:
+    return CheckJob(site, c, datetime.now(UTC), partial(judge, c, site.policy))
+
+
+def with_writer(
+    tmp_path: Path,
+    database_url: str,
+    body: Callable[[WriterProcess], Awaitable[T]],
+    *,
+    model: Callable[[], LoadedModel] | None = None,
+) -> T:
+    """Run `body` with a writer process on the event loop, and stop the writer after it."""
+    settings = make_settings(tmp_path, database_url, writer_process=True)
+    shipped = artifacts.load_current(MODELS_DIR)
+
+    async def main() -> T:
+        writer = await WriterProcess.start(settings, model or (lambda: shipped))
+        try:
+            return await body(writer)
+        finally:
+            await writer.aclose()
+
+    return asyncio.run(main())
+
+
+def test_checks_are_stored_and_answered_as_one_process_would(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    site, _ = store.create_site("blog")
+    model = artifacts.load_current(MODELS_DIR)
+    comments = [comment(i) for i in range(40)]
+    copy = comment(0)  # the same author, post and text as the first: a duplicate
+
+    async def body(writer: WriterProcess) -> list[StoredCheck | BaseException]:
+        first = await asyncio.gather(*(writer.submit(job(site, c)) for c in comments))
+        return [
+            *first,
+            *await asyncio.gather(writer.submit(job(site, copy)), return_exceptions=True),
+        ]
+
+    results = with_writer(tmp_path, database_url, body)
+    assert all(isinstance(r, StoredCheck) for r in results)
+    stored = [r for r in results if isinstance(r, StoredCheck)]
+    for c, result in zip(comments, stored, strict=False):
+        alone = model.classifier.score(checking.text_input(c))
+        assert result.decision.spam_probability == pytest.approx(alone.spam_probability)
+        assert result.model_version == model.version
+        assert store.get_comment(site.id, result.id)["content"] == c.content
+    assert stored[-1].decision.verdict is Verdict.REJECT
+    assert next(r.code for r in stored[-1].decision.reasons) is ReasonCode.DUPLICATE
+
+
+def test_a_child_that_dies_fails_only_its_batch_and_a_new_one_takes_the_next(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    site, _ = store.create_site("blog")
+
+    async def body(writer: WriterProcess) -> tuple[BaseException | StoredCheck, StoredCheck, int]:
+        await writer.submit(job(site, comment(1)))  # the child is up
+        first = writer.pid
+        assert first is not None
+        assert first != os.getpid()
+        slow = asyncio.ensure_future(writer.submit(job(site, comment(2), slow_judge)))
+        await asyncio.sleep(0.5)
+        os.kill(first, signal.SIGKILL)
+        lost = await asyncio.gather(slow, return_exceptions=True)
+        after = await writer.submit(job(site, comment(3)))
+        assert writer.pid is not None
+        return lost[0], after, writer.pid
+
+    lost, after, pid = with_writer(tmp_path, database_url, body)
+    assert isinstance(lost, StoreError)
+    assert "try again" in str(lost)
+    assert after.decision.verdict in (Verdict.APPROVE, Verdict.HOLD)
+    assert store.get_comment(site.id, after.id)["content"] == comment(3).content
+    assert pid is not None
+
+
+def test_the_child_scores_with_the_version_the_service_names(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    site, _ = store.create_site("blog")
+    models = tmp_path / "models"
+    shutil.copytree(MODELS_DIR, models)
+    current = artifacts.current_version(models)
+    shutil.copytree(models / current, models / "v-next")
+    live = [artifacts.load(models / current)]
+    settings = make_settings(tmp_path, database_url, writer_process=True, models_dir=models)
+
+    async def main() -> list[str]:
+        writer = await WriterProcess.start(settings, lambda: live[0])
+        try:
+            before = await writer.submit(job(site, comment(1)))
+            live[0] = artifacts.load(models / "v-next")  # what a promotion or SIGHUP does
+            after = await writer.submit(job(site, comment(2)))
+            return [before.model_version, after.model_version]
+        finally:
+            await writer.aclose()
+
+    assert asyncio.run(main()) == [current, "v-next"]
+
+
+def test_closing_finishes_the_waiting_checks_then_stops_the_child(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    site, _ = store.create_site("blog")
+    settings = make_settings(tmp_path, database_url, writer_process=True)
+    model = artifacts.load_current(MODELS_DIR)
+
+    async def main() -> tuple[list[StoredCheck | BaseException], int | None]:
+        writer = await WriterProcess.start(settings, lambda: model)
+        pid = writer.pid
+        pending = [asyncio.ensure_future(writer.submit(job(site, comment(i)))) for i in range(30)]
+        await asyncio.sleep(0)  # all thirty are waiting
+        await writer.aclose()
+        refused = await asyncio.gather(
+            writer.submit(job(site, comment(99))), return_exceptions=True
+        )
+        return [*await asyncio.gather(*pending, return_exceptions=True), *refused], pid
+
+    results, pid = asyncio.run(main())
+    stored = [r for r in results[:30] if isinstance(r, StoredCheck)]
+    assert len(stored) == 30
+    assert [store.get_comment(site.id, r.id)["content"] for r in stored] == [
+        comment(i).content for i in range(30)
+    ]
+    assert isinstance(results[30], StoreError)  # after closing: refused, not lost
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_a_check_that_cannot_be_sent_fails_alone(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    site, _ = store.create_site("blog")
+    c = comment(1)
+    unsendable = CheckJob(site, c, datetime.now(UTC), lambda facts, score: checking.judge(
+        c, site.policy, facts, score))  # fmt: skip
+
+    async def body(writer: WriterProcess) -> list[StoredCheck | BaseException]:
+        failed = await asyncio.gather(writer.submit(unsendable), return_exceptions=True)
+        return [*failed, await writer.submit(job(site, comment(2)))]
+
+    failed, stored = with_writer(tmp_path, database_url, body)
+    assert isinstance(failed, StoreError)
+    assert isinstance(stored, StoredCheck)
+
+
+def test_the_service_checks_in_its_writer_process_and_stops_it_on_shutdown(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    _, key = store.create_site("blog")
+    app = create_app(make_settings(tmp_path, database_url, writer_process=True))
+    with TestClient(app) as client:
+        pid = app.state.writer.pid
+        assert pid is not None
+        assert pid != os.getpid()
+        answer = client.post(
+            "/v1/comments/check",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"post_id": "p", "author_name": "Ann", "author_email": "ann@example.org",
+                  "user_ip": "192.0.2.7", "content": HAM},
+        )  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["verdict"] == "approve"
+        status = client.get(answer.headers["Location"], headers={"Authorization": f"Bearer {key}"})
+        assert status.json()["verdict"] == "approve"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
