@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import enum
+import io
 import logging
 import multiprocessing
+import operator
+import pickle
 import signal
 import socket
 import struct
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
-from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from moderation import artifacts
@@ -49,8 +53,48 @@ _IN_FLIGHT = 2
 _CLOSE_SECONDS = 30.0
 
 
-def _frame(payload: bytes | memoryview) -> bytes:
-    return _HEADER.pack(len(payload)) + bytes(payload)
+def _frame(payload: bytes) -> bytes:
+    return _HEADER.pack(len(payload)) + payload
+
+
+_Reducer = Callable[[Any], tuple[Any, ...]]
+_REDUCERS: dict[type, _Reducer | None] = {}
+
+
+def _reducer_of(cls: type) -> _Reducer | None:
+    """A quicker pickle for the service's own frozen dataclasses and enums (the comments, sites,
+    decisions and reasons a batch carries): the class and its fields as one tuple, and an enum
+    member by name. The default goes through a Python `__getstate__`/`__setstate__` per object
+    and a call to the enum per member, about three times the cost."""
+    if issubclass(cls, enum.Enum):
+        return lambda member: (getattr, (cls, member.name))
+    if dataclasses.is_dataclass(cls) and cls.__module__.startswith("moderation."):
+        fields = dataclasses.fields(cls)
+        if len(fields) > 1 and all(f.init for f in fields):
+            values = operator.attrgetter(*(f.name for f in fields))
+            return lambda obj: (cls, values(obj))
+    return None
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        try:
+            reducer = _REDUCERS[cls]
+        except KeyError:
+            reducer = _REDUCERS[cls] = _reducer_of(cls)
+        return NotImplemented if reducer is None else reducer(obj)
+
+
+def _dumps(obj: object) -> bytes:
+    out = io.BytesIO()
+    _Pickler(out, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return out.getvalue()
+
+
+def _loads(data: bytes) -> Any:
+    # Only the two ends of one socket pair, made by this process, ever write to it.
+    return pickle.loads(data)  # noqa: S301
 
 
 def _settle(future: asyncio.Future[StoredCheck], outcome: Outcome) -> None:
@@ -129,7 +173,7 @@ class WriterProcess:
         batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
         futures = [future for _, future in batch]
         try:
-            payload = ForkingPickler.dumps((self.model().version, [job for job, _ in batch]))
+            payload = _dumps((self.model().version, [job for job, _ in batch]))
         except Exception as exc:  # a bug must not leave requests waiting forever
             log.exception("a batch of %d checks could not be sent to the writer", len(batch))
             for future in futures:
@@ -143,7 +187,7 @@ class WriterProcess:
         try:
             while True:
                 (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
-                outcomes: list[Outcome] = ForkingPickler.loads(await reader.readexactly(size))
+                outcomes: list[Outcome] = _loads(await reader.readexactly(size))
                 futures = self._in_flight.popleft() if self._in_flight else []
                 if len(outcomes) != len(futures):
                     outcomes = [StoreError("the writer lost track of a batch")] * len(futures)
@@ -232,7 +276,7 @@ def _receive(sock: socket.socket) -> Any:
     if size == 0:
         return None
     payload = _read_exactly(sock, size)
-    return None if payload is None else ForkingPickler.loads(payload)
+    return None if payload is None else _loads(payload)
 
 
 def serve(settings: Settings, sock: socket.socket) -> None:
@@ -266,10 +310,10 @@ def serve(settings: Settings, sock: socket.socket) -> None:
             else:
                 outcomes = check_batch(store, live, jobs)
             try:
-                answer = ForkingPickler.dumps(outcomes)
+                answer = _dumps(outcomes)
             except Exception as exc:
                 log.exception("the outcomes of a batch could not be sent back")
-                answer = ForkingPickler.dumps([StoreError(f"could not answer: {exc}")] * len(jobs))
+                answer = _dumps([StoreError(f"could not answer: {exc}")] * len(jobs))
             sock.sendall(_frame(answer))
     except (ConnectionError, OSError):
         pass  # the serving process went away

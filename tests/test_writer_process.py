@@ -19,11 +19,11 @@ from fastapi.testclient import TestClient
 from moderation import artifacts, checking, rules
 from moderation.app import create_app
 from moderation.artifacts import LoadedModel
-from moderation.batching import CheckJob
+from moderation.batching import CheckJob, check_batch
 from moderation.domain import Comment, Decision, ReasonCode, Score, Verdict
 from moderation.policy import SitePolicy
 from moderation.store import Site, Store, StoredCheck, StoreError
-from moderation.writer_process import WriterProcess
+from moderation.writer_process import WriterProcess, _dumps, _loads
 from tests.conftest import MODELS_DIR, make_settings
 
 SPAM = "Cheap viagra cialis without prescription, order now at pills-shop.example"
@@ -217,3 +217,17 @@ def test_the_service_checks_in_its_writer_process_and_stops_it_on_shutdown(
         assert status.json()["verdict"] == "approve"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_what_crosses_between_the_processes_arrives_whole(store: Store) -> None:
+    site, _ = store.create_site("blog")
+    model = artifacts.load_current(MODELS_DIR)
+    jobs = [job(site, comment(i)) for i in range(4)]
+    outcomes = check_batch(store, model, jobs)
+    version, sent = _loads(_dumps((model.version, jobs)))
+    assert version == model.version
+    assert [(j.site, j.comment, j.now, j.is_test) for j in sent] == [
+        (j.site, j.comment, j.now, j.is_test) for j in jobs
+    ]
+    assert _loads(_dumps(outcomes)) == outcomes
+    assert all(isinstance(o, StoredCheck) and o.decision.reasons for o in outcomes)
