@@ -182,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if counted is not None:
             counted.watch_queue(lambda: queue_sizes(store))
         writer: Writer = (
-            await WriterProcess.start(settings, model.get)
+            await WriterProcess.start(settings, store, model.get)
             if settings.writer_process
             else BatchWriter(store, model.get)
         )

@@ -30,6 +30,8 @@ import socket
 import struct
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 # to stop. A batch of 128 of the largest comments (64 kB each) stays well under 4 GiB.
 _HEADER = struct.Struct("!I")
 _STOP = b""
+_READY = "ready"  # the child's first frame, once it can check
 _RESPAWN_SECONDS = 1.0
 # Batches sent before the previous one is answered: the child finds the next one waiting when it
 # has answered one, instead of idling until the event loop gets round to reading its answer.
@@ -107,33 +110,53 @@ def _settle(future: asyncio.Future[StoredCheck], outcome: Outcome) -> None:
 
 
 class WriterProcess:
-    """Checks batches in a child process; lives on the event loop that `start` ran on."""
+    """Checks batches in a child process; lives on the event loop that `start` ran on.
+
+    Until the child is ready (it imports the libraries and loads the model, a second or two,
+    at each start and after a crash), batches are checked on a thread of this process, one at
+    a time, as `BatchWriter` does: a check never waits for the child to start. A batch goes to
+    the child only when none runs here, and the reverse, so batches are still checked one after
+    the other.
+    """
 
     def __init__(
-        self, settings: Settings, model: Callable[[], LoadedModel], *, max_batch: int = 128
+        self,
+        settings: Settings,
+        store: Store,
+        model: Callable[[], LoadedModel],
+        *,
+        max_batch: int = 128,
     ) -> None:
         self.settings = settings
+        self.store = store
         self.model = model
         self.max_batch = max_batch
         self._context = multiprocessing.get_context("spawn")
+        self._here = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moderation-writer")
         self._process: BaseProcess | None = None
-        self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reading: asyncio.Task[None] | None = None
+        self._ready = False
         self._waiting: list[tuple[CheckJob, asyncio.Future[StoredCheck]]] = []
         self._in_flight: deque[list[asyncio.Future[StoredCheck]]] = deque()
+        self._checking_here = False
         self._flush_soon = False
         self._closing = False
         self._spawned_at = 0.0
         self.batches = 0
-        self.items = 0
+        self.batches_here = 0
 
     @classmethod
     async def start(
-        cls, settings: Settings, model: Callable[[], LoadedModel], *, max_batch: int = 128
+        cls,
+        settings: Settings,
+        store: Store,
+        model: Callable[[], LoadedModel],
+        *,
+        max_batch: int = 128,
     ) -> WriterProcess:
-        """Start the child; checks submitted before it is ready wait for it."""
-        writer = cls(settings, model, max_batch=max_batch)
+        """Start the child, without waiting for it to be ready."""
+        writer = cls(settings, store, model, max_batch=max_batch)
         await writer._spawn()
         return writer
 
@@ -141,6 +164,11 @@ class WriterProcess:
     def pid(self) -> int | None:
         """The child's process id, while one runs."""
         return self._process.pid if self._process is not None else None
+
+    @property
+    def ready(self) -> bool:
+        """Whether batches go to the child (else to this process's thread)."""
+        return self._ready
 
     async def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
@@ -151,8 +179,8 @@ class WriterProcess:
         theirs.close()
         self._spawned_at = asyncio.get_running_loop().time()
         self._process = process
-        self._reader, self._writer = await asyncio.open_unix_connection(sock=ours)
-        self._reading = asyncio.create_task(self._read(self._reader))
+        reader, self._writer = await asyncio.open_unix_connection(sock=ours)
+        self._reading = asyncio.create_task(self._read(reader))
 
     async def submit(self, job: CheckJob) -> StoredCheck:
         """Score, judge and store one check; returns once its transaction has committed."""
@@ -160,17 +188,33 @@ class WriterProcess:
             raise StoreError("the service is stopping; try again")
         future: asyncio.Future[StoredCheck] = asyncio.get_running_loop().create_future()
         self._waiting.append((job, future))
-        if len(self._in_flight) < _IN_FLIGHT and not self._flush_soon:
+        if not self._flush_soon:
             # Sent once this turn of the loop is over, with whatever else arrived in it.
             self._flush_soon = True
             asyncio.get_running_loop().call_soon(self._flush)
         return await future
 
+    def _take(self) -> list[tuple[CheckJob, asyncio.Future[StoredCheck]]]:
+        batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+        return batch
+
     def _flush(self) -> None:
         self._flush_soon = False
-        if len(self._in_flight) >= _IN_FLIGHT or not self._waiting or self._writer is None:
+        if not self._waiting or self._checking_here:
             return
-        batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+        if self._ready and self._writer is not None:
+            if len(self._in_flight) < _IN_FLIGHT:
+                self._send(self._take())
+        elif not self._in_flight:
+            batch = self._take()
+            self._checking_here = True
+            done = asyncio.get_running_loop().run_in_executor(
+                self._here, self._check_here, [job for job, _ in batch]
+            )
+            done.add_done_callback(partial(self._checked_here, [f for _, f in batch]))
+
+    def _send(self, batch: list[tuple[CheckJob, asyncio.Future[StoredCheck]]]) -> None:
+        assert self._writer is not None
         futures = [future for _, future in batch]
         try:
             payload = _dumps((self.model().version, [job for job, _ in batch]))
@@ -183,18 +227,42 @@ class WriterProcess:
         self._in_flight.append(futures)
         self._writer.write(_frame(payload))
 
+    def _check_here(self, jobs: list[CheckJob]) -> list[Outcome]:
+        try:
+            live = self.model()
+        except Exception as exc:  # no model to score with: fail the batch, keep serving
+            log.exception("no model to score a batch of %d checks with", len(jobs))
+            return [StoreError(f"could not score the comment: {exc}")] * len(jobs)
+        return check_batch(self.store, live, jobs)
+
+    def _checked_here(
+        self, futures: list[asyncio.Future[StoredCheck]], done: asyncio.Future[list[Outcome]]
+    ) -> None:
+        self._checking_here = False
+        self.batches_here += 1
+        error = done.exception()
+        outcomes = done.result() if error is None else [StoreError(str(error))] * len(futures)
+        for future, outcome in zip(futures, outcomes, strict=True):
+            _settle(future, outcome)
+        self._flush()
+
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
             while True:
                 (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
-                outcomes: list[Outcome] = _loads(await reader.readexactly(size))
+                message = _loads(await reader.readexactly(size))
+                if message == _READY:
+                    log.info("writer process %s is ready", self.pid)
+                    self._ready = True
+                    self._flush()
+                    continue
+                outcomes: list[Outcome] = message
                 futures = self._in_flight.popleft() if self._in_flight else []
                 if len(outcomes) != len(futures):
                     outcomes = [StoreError("the writer lost track of a batch")] * len(futures)
                 for future, outcome in zip(futures, outcomes, strict=True):
                     _settle(future, outcome)
                 self.batches += 1
-                self.items += len(futures)
                 self._flush()
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             await self._restart(exc)
@@ -203,27 +271,26 @@ class WriterProcess:
             await self._restart(exc)
 
     async def _restart(self, cause: BaseException) -> None:
+        self._ready = False
         futures = [future for batch in self._in_flight for future in batch]
         self._in_flight.clear()
         if futures or not self._closing:
             log.error("the writer process stopped (%r); %d checks fail", cause, len(futures))
         for future in futures:
             _settle(future, StoreError("the writer process stopped; try again"))
+        self._flush()  # what waits is checked here until a new child is ready
         await self._reap()
         if self._closing:
-            for _, future in self._waiting:
-                _settle(future, StoreError("the service is stopping; try again"))
-            self._waiting = []
             return
         # A child that cannot even start (a broken install) is not restarted in a tight loop.
         lived = asyncio.get_running_loop().time() - self._spawned_at
         await asyncio.sleep(max(0.0, _RESPAWN_SECONDS - lived))
-        await self._spawn()
-        self._flush()
+        if not self._closing:
+            await self._spawn()
 
     async def _reap(self) -> None:
         writer, process = self._writer, self._process
-        self._writer = self._reader = None
+        self._writer = None
         self._process = None
         if writer is not None:
             writer.close()
@@ -236,19 +303,21 @@ class WriterProcess:
         """Let the checks under way and waiting finish, then stop the child."""
         self._closing = True
         deadline = asyncio.get_running_loop().time() + _CLOSE_SECONDS
-        while self._waiting or self._in_flight:
-            if self._reading is None or self._reading.done():
-                break
+        while self._waiting or self._in_flight or self._checking_here:
             if asyncio.get_running_loop().time() > deadline:
-                log.error("the writer process did not finish its checks in time")
+                log.error("the writer did not finish its checks in time")
                 break
             await asyncio.sleep(0.01)
+        for _, future in self._waiting:
+            _settle(future, StoreError("the service is stopping; try again"))
+        self._waiting = []
         if self._writer is not None:
             with contextlib.suppress(ConnectionError):
                 self._writer.write(_frame(_STOP))
         if self._reading is not None:
             await self._reading  # ends at the child's end of file, after it has stopped
         await self._reap()
+        await asyncio.to_thread(self._here.shutdown)
 
 
 def _join(process: BaseProcess) -> None:
@@ -288,7 +357,9 @@ def serve(settings: Settings, sock: socket.socket) -> None:
     # file stops this one.
     for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     [writer] %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s:     [writer] %(message)s"
+    )
     # No migration here: the serving process ran it before starting this one. Its checkpointer
     # also checkpoints what this process commits.
     engine = make_engine(
@@ -300,6 +371,11 @@ def serve(settings: Settings, sock: socket.socket) -> None:
     store = Store(engine)
     live: LoadedModel | None = None
     try:
+        live = artifacts.load_current(settings.models_dir)
+    except (ArtifactError, OSError) as exc:
+        log.error("no model loaded at start (each batch names its own): %s", exc)
+    try:
+        sock.sendall(_frame(_dumps(_READY)))
         while (message := _receive(sock)) is not None:
             version, jobs = message
             outcomes: list[Outcome]

@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from moderation import artifacts, checking, rules
 from moderation.app import create_app
-from moderation.artifacts import LoadedModel
 from moderation.batching import CheckJob, check_batch
 from moderation.domain import Comment, Decision, ReasonCode, Score, Verdict
 from moderation.policy import SitePolicy
@@ -54,22 +53,34 @@ def job(site: Site, c: Comment, judge: Callable[..., Decision] = checking.judge)
 def with_writer(
     tmp_path: Path,
     database_url: str,
+    store: Store,
     body: Callable[[WriterProcess], Awaitable[T]],
     *,
-    model: Callable[[], LoadedModel] | None = None,
+    ready: bool = True,
 ) -> T:
-    """Run `body` with a writer process on the event loop, and stop the writer after it."""
+    """Run `body` with a writer process on the event loop (once its child is ready, unless
+    `ready` is False), and stop the writer after it."""
     settings = make_settings(tmp_path, database_url, writer_process=True)
     shipped = artifacts.load_current(MODELS_DIR)
 
     async def main() -> T:
-        writer = await WriterProcess.start(settings, model or (lambda: shipped))
+        writer = await WriterProcess.start(settings, store, lambda: shipped)
         try:
+            if ready:
+                await until_ready(writer)
             return await body(writer)
         finally:
             await writer.aclose()
 
     return asyncio.run(main())
+
+
+async def until_ready(writer: WriterProcess) -> None:
+    for _ in range(600):
+        if writer.ready:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the writer process did not start within 30 s")
 
 
 def test_checks_are_stored_and_answered_as_one_process_would(
@@ -87,7 +98,7 @@ def test_checks_are_stored_and_answered_as_one_process_would(
             *await asyncio.gather(writer.submit(job(site, copy)), return_exceptions=True),
         ]
 
-    results = with_writer(tmp_path, database_url, body)
+    results = with_writer(tmp_path, database_url, store, body)
     assert all(isinstance(r, StoredCheck) for r in results)
     stored = [r for r in results if isinstance(r, StoredCheck)]
     for c, result in zip(comments, stored, strict=False):
@@ -99,30 +110,51 @@ def test_checks_are_stored_and_answered_as_one_process_would(
     assert next(r.code for r in stored[-1].decision.reasons) is ReasonCode.DUPLICATE
 
 
-def test_a_child_that_dies_fails_only_its_batch_and_a_new_one_takes_the_next(
+def test_checks_are_answered_while_the_child_starts(
     tmp_path: Path, database_url: str, store: Store
 ) -> None:
     site, _ = store.create_site("blog")
 
-    async def body(writer: WriterProcess) -> tuple[BaseException | StoredCheck, StoredCheck, int]:
-        await writer.submit(job(site, comment(1)))  # the child is up
+    async def body(writer: WriterProcess) -> tuple[StoredCheck, bool, int]:
+        stored = await writer.submit(job(site, comment(1)))
+        return stored, writer.ready, writer.batches_here
+
+    stored, ready, here = with_writer(tmp_path, database_url, store, body, ready=False)
+    assert store.get_comment(site.id, stored.id)["content"] == comment(1).content
+    assert not ready  # the child was still importing its libraries
+    assert here == 1
+
+
+def test_a_child_that_dies_fails_only_its_batch_and_a_new_one_takes_over(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    site, _ = store.create_site("blog")
+
+    async def body(
+        writer: WriterProcess,
+    ) -> tuple[object, list[StoredCheck], list[int | None], int]:
         first = writer.pid
-        assert first is not None
-        assert first != os.getpid()
         slow = asyncio.ensure_future(writer.submit(job(site, comment(2), slow_judge)))
         await asyncio.sleep(0.5)
+        assert first is not None
         os.kill(first, signal.SIGKILL)
         lost = await asyncio.gather(slow, return_exceptions=True)
-        after = await writer.submit(job(site, comment(3)))
-        assert writer.pid is not None
-        return lost[0], after, writer.pid
+        meanwhile = await writer.submit(job(site, comment(3)))  # checked here
+        await until_ready(writer)
+        batches = writer.batches
+        after = await writer.submit(job(site, comment(4)))
+        return lost[0], [meanwhile, after], [first, writer.pid], writer.batches - batches
 
-    lost, after, pid = with_writer(tmp_path, database_url, body)
+    lost, stored, (first, second), by_child = with_writer(tmp_path, database_url, store, body)
     assert isinstance(lost, StoreError)
     assert "try again" in str(lost)
-    assert after.decision.verdict in (Verdict.APPROVE, Verdict.HOLD)
-    assert store.get_comment(site.id, after.id)["content"] == comment(3).content
-    assert pid is not None
+    assert [store.get_comment(site.id, s.id)["content"] for s in stored] == [
+        comment(3).content,
+        comment(4).content,
+    ]
+    assert first != os.getpid()
+    assert second not in (first, None)
+    assert by_child == 1
 
 
 def test_the_child_scores_with_the_version_the_service_names(
@@ -137,7 +169,8 @@ def test_the_child_scores_with_the_version_the_service_names(
     settings = make_settings(tmp_path, database_url, writer_process=True, models_dir=models)
 
     async def main() -> list[str]:
-        writer = await WriterProcess.start(settings, lambda: live[0])
+        writer = await WriterProcess.start(settings, store, lambda: live[0])
+        await until_ready(writer)
         try:
             before = await writer.submit(job(site, comment(1)))
             live[0] = artifacts.load(models / "v-next")  # what a promotion or SIGHUP does
@@ -157,7 +190,7 @@ def test_closing_finishes_the_waiting_checks_then_stops_the_child(
     model = artifacts.load_current(MODELS_DIR)
 
     async def main() -> tuple[list[StoredCheck | BaseException], int | None]:
-        writer = await WriterProcess.start(settings, lambda: model)
+        writer = await WriterProcess.start(settings, store, lambda: model)
         pid = writer.pid
         pending = [asyncio.ensure_future(writer.submit(job(site, comment(i)))) for i in range(30)]
         await asyncio.sleep(0)  # all thirty are waiting
@@ -191,7 +224,7 @@ def test_a_check_that_cannot_be_sent_fails_alone(
         failed = await asyncio.gather(writer.submit(unsendable), return_exceptions=True)
         return [*failed, await writer.submit(job(site, comment(2)))]
 
-    failed, stored = with_writer(tmp_path, database_url, body)
+    failed, stored = with_writer(tmp_path, database_url, store, body)
     assert isinstance(failed, StoreError)
     assert isinstance(stored, StoredCheck)
 
