@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from moderation import checking
 from moderation.artifacts import LoadedModel
@@ -77,8 +77,18 @@ def check_batch(store: Store, live: LoadedModel, jobs: list[CheckJob]) -> list[O
         return [StoreError(f"could not store the comment: {exc}")] * len(jobs)
 
 
+# Where checks are scored and stored: a worker's writer process, a thread of the worker while
+# that process starts, or a thread of the worker by configuration.
+WriterState = Literal["process", "starting", "thread"]
+
+
 class Writer(Protocol):
     """What the check routes need of a writer (`BatchWriter`, `writer_process.WriterProcess`)."""
+
+    @property
+    def state(self) -> WriterState:
+        """Where checks are scored and stored now."""
+        ...
 
     async def submit(self, job: CheckJob) -> StoredCheck:
         """Score, judge and store one check; returns once its transaction has committed."""
@@ -103,6 +113,11 @@ class BatchWriter:
         self._thread.start()
         self.batches = 0
         self.items = 0
+
+    @property
+    def state(self) -> WriterState:
+        """Always on this thread."""
+        return "thread"
 
     async def submit(self, job: CheckJob) -> StoredCheck:
         """Score, judge and store one check; returns once its transaction has committed."""

@@ -37,7 +37,7 @@ from typing import Any
 
 from moderation import artifacts
 from moderation.artifacts import ArtifactError, LoadedModel
-from moderation.batching import CheckJob, Outcome, check_batch
+from moderation.batching import CheckJob, Outcome, WriterState, check_batch
 from moderation.settings import Settings
 from moderation.store import Store, StoredCheck, StoreError, make_engine
 
@@ -169,6 +169,11 @@ class WriterProcess:
     def ready(self) -> bool:
         """Whether batches go to the child (else to this process's thread)."""
         return self._ready
+
+    @property
+    def state(self) -> WriterState:
+        """`process` once the child is ready, `starting` until then."""
+        return "process" if self._ready else "starting"
 
     async def _spawn(self) -> None:
         ours, theirs = socket.socketpair()

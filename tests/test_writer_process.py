@@ -236,6 +236,7 @@ def test_the_service_checks_in_its_writer_process_and_stops_it_on_shutdown(
     app = create_app(make_settings(tmp_path, database_url, writer_process=True))
     with TestClient(app) as client:
         pid = app.state.writer.pid
+        assert client.get("/healthz").json()["writer"] == "starting"
         assert pid is not None
         assert pid != os.getpid()
         answer = client.post(
@@ -248,6 +249,12 @@ def test_the_service_checks_in_its_writer_process_and_stops_it_on_shutdown(
         assert answer.json()["verdict"] == "approve"
         status = client.get(answer.headers["Location"], headers={"Authorization": f"Bearer {key}"})
         assert status.json()["verdict"] == "approve"
+        for _ in range(600):
+            if client.get("/healthz").json()["writer"] == "process":
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the writer process did not start within 30 s")
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 

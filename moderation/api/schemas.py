@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from moderation.batching import WriterState
 from moderation.domain import Comment, Decision, post_key
 
 MAX_CONTENT_CHARS = 65_536
@@ -187,3 +188,8 @@ class HealthOut(BaseModel):
     status: str
     database: bool
     model_version: str
+    writer: WriterState = Field(
+        description="Where checks are scored and stored: `process` (the worker's writer "
+        "process), `starting` (a thread of the worker, while that process starts), `thread` "
+        "(a thread of the worker: MODERATION_WRITER_PROCESS=false)."
+    )

@@ -145,6 +145,7 @@ def test_healthz_reports_database_and_model(service: Service) -> None:
     assert body["status"] == "ok"
     assert body["database"] is True
     assert body["model_version"]
+    assert body["writer"] == "thread"  # the tests' settings: MODERATION_WRITER_PROCESS=false
 
 
 def test_openapi_docs_are_served(service: Service) -> None:
