@@ -132,6 +132,9 @@ def main() -> None:
     script.write_text(LUA)
     env = {**os.environ, "MODERATION_DATABASE_URL": url, "MODERATION_DATA_DIR": str(tmp),
            "MODERATION_MODELS_DIR": str(ROOT / "models"), "MODERATION_CREATE_FIRST_SITE": "false",
+           # As `moderation serve --workers N` tells its workers (it decides, among other
+           # things, whether each gets a writer process).
+           "MODERATION_WORKERS": str(args.workers),
            # One key from 127.0.0.1 at thousands of requests a second: the rate limits would
            # answer most of them 429, so they are off and the figures measure checking.
            "MODERATION_RATELIMIT_CHECK_KEY_PER_SECOND": "0",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -67,6 +68,15 @@ def open_store(settings: Settings, *, checkpoint_in_background: bool = False) ->
     if settings.migrate_on_start:
         migrate(engine)
     return Store(engine)
+
+
+def wants_writer_process(settings: Settings, cores: int) -> bool:
+    """Whether each worker gets a writer process: as configured, else when the machine has two
+    cores per worker (a worker and its writer are two busy processes; with fewer cores they
+    only take turns, at the cost of sending every check across)."""
+    if settings.writer_process is not None:
+        return settings.writer_process
+    return cores >= 2 * settings.workers
 
 
 def ensure_first_site(store: Store, settings: Settings) -> str | None:
@@ -183,7 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             counted.watch_queue(lambda: queue_sizes(store))
         writer: Writer = (
             await WriterProcess.start(settings, store, model.get)
-            if settings.writer_process
+            if wants_writer_process(settings, len(os.sched_getaffinity(0)))
             else BatchWriter(store, model.get)
         )
         app.state.writer = writer

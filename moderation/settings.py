@@ -53,11 +53,12 @@ class Settings(BaseSettings):
         True, description="On a first start with no site, create one and print its key once."
     )
     migrate_on_start: bool = True
-    writer_process: bool = Field(
-        True,
+    writer_process: bool | None = Field(
+        None,
         description="Score, judge and store checks in a process of their own (one per worker), "
-        "on another core than the one serving HTTP. Off: on a thread of the serving process, "
-        "which then uses one core for both.",
+        "on another core than the one serving HTTP; false: on a thread of the serving process, "
+        "which then uses one core for both. Unset: a writer process when this machine has two "
+        "cores per worker.",
     )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",

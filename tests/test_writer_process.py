@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from moderation import artifacts, checking, rules
-from moderation.app import create_app
+from moderation.app import create_app, wants_writer_process
 from moderation.batching import CheckJob, check_batch
 from moderation.domain import Comment, Decision, ReasonCode, Score, Verdict
 from moderation.policy import SitePolicy
@@ -271,3 +271,21 @@ def test_what_crosses_between_the_processes_arrives_whole(store: Store) -> None:
     ]
     assert _loads(_dumps(outcomes)) == outcomes
     assert all(isinstance(o, StoredCheck) and o.decision.reasons for o in outcomes)
+
+
+@pytest.mark.parametrize(
+    ("configured", "workers", "cores", "wanted"),
+    [
+        (None, 1, 2, True),  # the default on the development machine: a core each
+        (None, 2, 2, False),  # four busy processes on two cores would only take turns
+        (None, 2, 4, True),
+        (None, 1, 1, False),
+        (True, 2, 2, True),  # as configured, whatever the cores
+        (False, 1, 8, False),
+    ],
+)
+def test_a_writer_process_is_used_where_there_are_two_cores_per_worker(
+    tmp_path: Path, configured: bool | None, workers: int, cores: int, wanted: bool
+) -> None:
+    settings = make_settings(tmp_path, "sqlite://", writer_process=configured, workers=workers)
+    assert wants_writer_process(settings, cores) is wanted
