@@ -10,8 +10,9 @@ between, and the child starts the next batch as soon as it has answered one.
 
 A comment is still durable before its answer goes out: the child answers a batch after its
 transaction has committed. It scores with the version the serving process's `LiveModel` names
-for each batch, so a promotion or a SIGHUP reaches both at once. If the child dies, the batch
-it held fails with a StoreError (503: retry) and a new child takes the next one.
+for each batch, so a promotion or a SIGHUP reaches both at once. If the child dies, the batches
+it held fail with a StoreError (503: retry); the next ones are checked on a thread of the
+serving process until a new child is ready, as they are while the first one starts.
 """
 
 from __future__ import annotations
@@ -69,9 +70,11 @@ def _reducer_of(cls: type) -> _Reducer | None:
     decisions and reasons a batch carries): the class and its fields as one tuple, and an enum
     member by name. The default goes through a Python `__getstate__`/`__setstate__` per object
     and a call to the enum per member, about three times the cost."""
-    if issubclass(cls, enum.Enum):
+    if not cls.__module__.startswith("moderation."):
+        return None
+    if issubclass(cls, enum.Enum) and not issubclass(cls, enum.Flag):
         return lambda member: (getattr, (cls, member.name))
-    if dataclasses.is_dataclass(cls) and cls.__module__.startswith("moderation."):
+    if dataclasses.is_dataclass(cls):
         fields = dataclasses.fields(cls)
         if len(fields) > 1 and all(f.init for f in fields):
             values = operator.attrgetter(*(f.name for f in fields))
@@ -245,8 +248,12 @@ class WriterProcess:
     ) -> None:
         self._checking_here = False
         self.batches_here += 1
-        error = done.exception()
-        outcomes = done.result() if error is None else [StoreError(str(error))] * len(futures)
+        error = None if done.cancelled() else done.exception()
+        outcomes = (
+            [StoreError(f"could not store the comment: {error!r}")] * len(futures)
+            if done.cancelled() or error is not None
+            else done.result()
+        )
         for future, outcome in zip(futures, outcomes, strict=True):
             _settle(future, outcome)
         self._flush()
@@ -320,7 +327,15 @@ class WriterProcess:
             with contextlib.suppress(ConnectionError):
                 self._writer.write(_frame(_STOP))
         if self._reading is not None:
-            await self._reading  # ends at the child's end of file, after it has stopped
+            # Ends at the child's end of file, once it has stopped; a child that does not (one
+            # stuck in its start) is killed.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._reading), _CLOSE_SECONDS)
+            except TimeoutError:
+                log.error("the writer process did not stop; killing it")
+                if self._process is not None:
+                    self._process.kill()
+                await self._reading
         await self._reap()
         await asyncio.to_thread(self._here.shutdown)
 
@@ -342,15 +357,40 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
     return bytes(data)
 
 
-def _receive(sock: socket.socket) -> Any:
+def _receive(sock: socket.socket) -> bytes | None:
+    """The next frame's payload; None at the stop frame or the end of file."""
     header = _read_exactly(sock, _HEADER.size)
     if header is None:
         return None
     (size,) = _HEADER.unpack(header)
-    if size == 0:
-        return None
-    payload = _read_exactly(sock, size)
-    return None if payload is None else _loads(payload)
+    return None if size == 0 else _read_exactly(sock, size)
+
+
+def _answer(
+    settings: Settings, store: Store, payload: bytes, live: LoadedModel | None
+) -> tuple[bytes, LoadedModel | None]:
+    """The outcomes of the batch in `payload`, as a frame's payload, and the model now loaded.
+
+    A batch that cannot be read is answered with no outcome: the serving process then fails
+    each of its checks (it knows how many it sent) and goes on.
+    """
+    try:
+        version, jobs = _loads(payload)
+    except Exception:
+        log.exception("a batch from the serving process could not be read")
+        return _dumps([]), live
+    outcomes: list[Outcome]
+    try:
+        live = _model(settings, version, live)
+    except (ArtifactError, OSError) as exc:
+        outcomes = [StoreError(f"could not load model {version}: {exc}")] * len(jobs)
+    else:
+        outcomes = check_batch(store, live, jobs)
+    try:
+        return _dumps(outcomes), live
+    except Exception as exc:
+        log.exception("the outcomes of a batch could not be sent back")
+        return _dumps([StoreError(f"could not answer: {exc}")] * len(jobs)), live
 
 
 def serve(settings: Settings, sock: socket.socket) -> None:
@@ -381,20 +421,8 @@ def serve(settings: Settings, sock: socket.socket) -> None:
         log.error("no model loaded at start (each batch names its own): %s", exc)
     try:
         sock.sendall(_frame(_dumps(_READY)))
-        while (message := _receive(sock)) is not None:
-            version, jobs = message
-            outcomes: list[Outcome]
-            try:
-                live = _model(settings, version, live)
-            except ArtifactError as exc:
-                outcomes = [StoreError(f"could not load model {version}: {exc}")] * len(jobs)
-            else:
-                outcomes = check_batch(store, live, jobs)
-            try:
-                answer = _dumps(outcomes)
-            except Exception as exc:
-                log.exception("the outcomes of a batch could not be sent back")
-                answer = _dumps([StoreError(f"could not answer: {exc}")] * len(jobs))
+        while (payload := _receive(sock)) is not None:
+            answer, live = _answer(settings, store, payload, live)
             sock.sendall(_frame(answer))
     except (ConnectionError, OSError):
         pass  # the serving process went away
@@ -411,7 +439,7 @@ def _model(settings: Settings, version: str, live: LoadedModel | None) -> Loaded
         model = artifacts.load(settings.models_dir / artifacts.check_version_name(version))
         log.info("scoring with model %s", model.version)
         return model
-    except ArtifactError as exc:
+    except (ArtifactError, OSError) as exc:
         if live is None:
             raise
         log.error("keeping model %s: %s", live.version, exc)

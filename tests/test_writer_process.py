@@ -6,7 +6,9 @@ import asyncio
 import os
 import shutil
 import signal
+import sys
 import time
+import types
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -289,3 +291,27 @@ def test_a_writer_process_is_used_where_there_are_two_cores_per_worker(
 ) -> None:
     settings = make_settings(tmp_path, "sqlite://", writer_process=configured, workers=workers)
     assert wants_writer_process(settings, cores) is wanted
+
+
+def test_a_batch_the_child_cannot_read_fails_alone_and_the_child_goes_on(
+    tmp_path: Path, database_url: str, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site, _ = store.create_site("blog")
+    # A judgement from a module only this process has: it pickles here, by name, and cannot be
+    # found in the child.
+    ghost = types.ModuleType("moderation_ghost_module")
+    exec("def judge(comment, policy, facts, score): ...", ghost.__dict__)
+    monkeypatch.setitem(sys.modules, ghost.__name__, ghost)
+
+    async def body(writer: WriterProcess) -> tuple[object, StoredCheck, bool]:
+        pid = writer.pid
+        failed = await asyncio.gather(
+            writer.submit(job(site, comment(1), ghost.judge)), return_exceptions=True
+        )
+        stored = await writer.submit(job(site, comment(2)))
+        return failed[0], stored, writer.pid == pid and writer.ready
+
+    failed, stored, same_child = with_writer(tmp_path, database_url, store, body)
+    assert isinstance(failed, StoreError)
+    assert store.get_comment(site.id, stored.id)["content"] == comment(2).content
+    assert same_child
