@@ -27,13 +27,14 @@ log = logging.getLogger(__name__)
 _STOP = object()
 
 
-def _settle(future: asyncio.Future[StoredCheck], result: StoredCheck | BaseException) -> None:
-    if future.cancelled():
+def settle(future: asyncio.Future[StoredCheck], outcome: StoredCheck | BaseException) -> None:
+    """Answer a waiting check with its outcome, unless it was given up."""
+    if future.done():
         return  # the client went away; its comment is stored all the same
-    if isinstance(result, BaseException):
-        future.set_exception(result)
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
     else:
-        future.set_result(result)
+        future.set_result(outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,4 +166,4 @@ class BatchWriter:
         self.batches += 1
         self.items += len(batch)
         for (_, future, loop), result in zip(batch, results, strict=True):
-            loop.call_soon_threadsafe(_settle, future, result)
+            loop.call_soon_threadsafe(settle, future, result)

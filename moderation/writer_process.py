@@ -39,7 +39,7 @@ from typing import Any
 
 from moderation import artifacts
 from moderation.artifacts import ArtifactError, LoadedModel
-from moderation.batching import CheckJob, Outcome, WriterState, check_batch
+from moderation.batching import CheckJob, Outcome, WriterState, check_batch, settle
 from moderation.settings import Settings
 from moderation.store import Store, StoredCheck, StoreError, make_engine
 
@@ -102,15 +102,6 @@ def _dumps(obj: object) -> bytes:
 def _loads(data: bytes) -> Any:
     # Only the two ends of one socket pair, made by this process, ever write to it.
     return pickle.loads(data)  # noqa: S301
-
-
-def _settle(future: asyncio.Future[StoredCheck], outcome: Outcome) -> None:
-    if future.done():
-        return  # the client went away; its comment is stored all the same
-    if isinstance(outcome, BaseException):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
 
 
 class WriterProcess:
@@ -230,7 +221,7 @@ class WriterProcess:
         except Exception as exc:  # a bug must not leave requests waiting forever
             log.exception("a batch of %d checks could not be sent to the writer", len(batch))
             for future in futures:
-                _settle(future, StoreError(f"could not store the comment: {exc}"))
+                settle(future, StoreError(f"could not store the comment: {exc}"))
             self._flush()
             return
         self._in_flight.append(futures)
@@ -256,7 +247,7 @@ class WriterProcess:
             else done.result()
         )
         for future, outcome in zip(futures, outcomes, strict=True):
-            _settle(future, outcome)
+            settle(future, outcome)
         self._flush()
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -274,7 +265,7 @@ class WriterProcess:
                 if len(outcomes) != len(futures):
                     outcomes = [StoreError("the writer lost track of a batch")] * len(futures)
                 for future, outcome in zip(futures, outcomes, strict=True):
-                    _settle(future, outcome)
+                    settle(future, outcome)
                 self.batches += 1
                 self._flush()
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
@@ -290,7 +281,7 @@ class WriterProcess:
         if futures or not self._closing:
             log.error("the writer process stopped (%r); %d checks fail", cause, len(futures))
         for future in futures:
-            _settle(future, StoreError("the writer process stopped; try again"))
+            settle(future, StoreError("the writer process stopped; try again"))
         self._flush()  # what waits is checked here until a new child is ready
         await self._reap()
         if self._closing:
@@ -322,7 +313,7 @@ class WriterProcess:
                 break
             await asyncio.sleep(0.01)
         for _, future in self._waiting:
-            _settle(future, StoreError("the service is stopping; try again"))
+            settle(future, StoreError("the service is stopping; try again"))
         self._waiting = []
         if self._writer is not None:
             with contextlib.suppress(ConnectionError):
