@@ -1,4 +1,7 @@
-"""One writer thread per process: concurrent checks share one scoring pass and one commit.
+"""Checks in batches: concurrent checks share one scoring pass and one commit.
+
+`check_batch` scores, judges and stores one batch; `BatchWriter` runs it on a thread of the
+serving process, `writer_process.WriterProcess` in a process beside it.
 
 A request's comment is durable before its answer goes out, as with one commit per request;
 grouping the comments that arrive while a batch is under way spares the database (and

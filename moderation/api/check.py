@@ -45,8 +45,8 @@ async def check_comment(body: CommentIn, site: CheckSiteDep, request: Request) -
     writer: Writer = request.app.state.writer
     now = datetime.now(UTC)
     comment = body.to_domain(now)
-    # Scoring, the rules and the write run on the writer's thread, a batch of concurrent
-    # checks at a time: the event loop only parses and answers.
+    # Scoring, the rules and the write run on the writer (the worker's writer process, or a
+    # thread), a batch of concurrent checks at a time: the event loop only parses and answers.
     decide = partial(checking.judge, comment, site.policy)
     stored = await writer.submit(CheckJob(site, comment, now, decide))
     if not stored.replayed and request.app.state.metrics is not None:

@@ -40,7 +40,7 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_writer(request: Request) -> Writer:
-    """The batch writer started by the app's lifespan."""
+    """The writer (process or thread) started by the app's lifespan."""
     writer: Writer = request.app.state.writer
     return writer
 

@@ -191,5 +191,6 @@ class HealthOut(BaseModel):
     writer: WriterState = Field(
         description="Where checks are scored and stored: `process` (the worker's writer "
         "process), `starting` (a thread of the worker, while that process starts), `thread` "
-        "(a thread of the worker: MODERATION_WRITER_PROCESS=false)."
+        "(a thread of the worker: MODERATION_WRITER_PROCESS=false, or unset on a machine with "
+        "fewer than two cores per worker)."
     )
