@@ -38,11 +38,11 @@ def slow_judge(comment: Comment, policy: SitePolicy, facts: rules.Facts, score: 
     return checking.judge(comment, policy, facts, score)
 
 
-def comment(i: int, *, content: str | None = None, email: str | None = None) -> Comment:
+def comment(i: int) -> Comment:
     return Comment(
-        content=content or f"{SPAM if i % 2 else HAM} ({i})",
+        content=f"{SPAM if i % 2 else HAM} ({i})",
         author_name=f"Reader {i}",
-        author_email=email or f"reader{i}@example.org",
+        author_email=f"reader{i}@example.org",
         user_ip=f"192.0.2.{i % 250}",
         post_id="p",
     )
@@ -93,14 +93,14 @@ def test_checks_are_stored_and_answered_as_one_process_would(
     comments = [comment(i) for i in range(40)]
     copy = comment(0)  # the same author, post and text as the first: a duplicate
 
-    async def body(writer: WriterProcess) -> list[StoredCheck | BaseException]:
+    async def body(writer: WriterProcess) -> tuple[list[StoredCheck | BaseException], int, int]:
         first = await asyncio.gather(*(writer.submit(job(site, c)) for c in comments))
-        return [
-            *first,
-            *await asyncio.gather(writer.submit(job(site, copy)), return_exceptions=True),
-        ]
+        again = await asyncio.gather(writer.submit(job(site, copy)), return_exceptions=True)
+        return [*first, *again], writer.batches, writer.batches_here
 
-    results = with_writer(tmp_path, database_url, store, body)
+    results, by_child, here = with_writer(tmp_path, database_url, store, body)
+    assert by_child >= 2  # the forty, in one batch or more, then the copy
+    assert here == 0
     assert all(isinstance(r, StoredCheck) for r in results)
     stored = [r for r in results if isinstance(r, StoredCheck)]
     for c, result in zip(comments, stored, strict=False):
