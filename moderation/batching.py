@@ -60,13 +60,17 @@ def _scored(
 Outcome = StoredCheck | BaseException
 
 
-def check_batch(store: Store, live: LoadedModel, jobs: list[CheckJob]) -> list[Outcome]:
-    """Score, judge and store a batch of checks; each outcome is its stored check or its error.
+def check_batch(
+    store: Store, model: Callable[[], LoadedModel], jobs: list[CheckJob]
+) -> list[Outcome]:
+    """Score (with the model `model()` gives), judge and store a batch of checks; each outcome
+    is its stored check or its error.
 
-    Never raises: a fault fails every check of the batch with a StoreError (a 503), so that no
-    request is left waiting.
+    Never raises: a fault, no model to score with included, fails every check of the batch
+    with a StoreError (a 503), so that no request is left waiting.
     """
     try:
+        live = model()
         scores = live.classifier.score_many([checking.text_input(job.comment) for job in jobs])
         pending = [
             PendingCheck(job.site, job.comment, _scored(job.decide, score), live.version,
@@ -160,12 +164,7 @@ class BatchWriter:
                 return
 
     def _store(self, batch: list[Any]) -> None:
-        jobs = [job for job, _, _ in batch]
-        try:
-            results = check_batch(self.store, self.model(), jobs)
-        except Exception as exc:  # no model to score with: fail the batch, keep the thread
-            log.exception("no model to score a batch of %d checks with", len(batch))
-            results = [StoreError(f"could not score the comment: {exc}")] * len(batch)
+        results = check_batch(self.store, self.model, [job for job, _, _ in batch])
         self.batches += 1
         self.items += len(batch)
         for (_, future, loop), result in zip(batch, results, strict=True):

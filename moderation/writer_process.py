@@ -209,7 +209,7 @@ class WriterProcess:
             batch = self._take()
             self._checking_here = True
             done = asyncio.get_running_loop().run_in_executor(
-                self._here, self._check_here, [job for job, _ in batch]
+                self._here, check_batch, self.store, self.model, [job for job, _ in batch]
             )
             done.add_done_callback(partial(self._checked_here, [f for _, f in batch]))
 
@@ -226,14 +226,6 @@ class WriterProcess:
             return
         self._in_flight.append(futures)
         self._writer.write(_frame(payload))
-
-    def _check_here(self, jobs: list[CheckJob]) -> list[Outcome]:
-        try:
-            live = self.model()
-        except Exception as exc:  # no model to score with: fail the batch, keep serving
-            log.exception("no model to score a batch of %d checks with", len(jobs))
-            return [StoreError(f"could not score the comment: {exc}")] * len(jobs)
-        return check_batch(self.store, live, jobs)
 
     def _checked_here(
         self, futures: list[asyncio.Future[StoredCheck]], done: asyncio.Future[list[Outcome]]
@@ -377,7 +369,8 @@ def _answer(
     except (ArtifactError, OSError) as exc:
         outcomes = [StoreError(f"could not load model {version}: {exc}")] * len(jobs)
     else:
-        outcomes = check_batch(store, live, jobs)
+        loaded = live
+        outcomes = check_batch(store, lambda: loaded, jobs)
     try:
         return _dumps(outcomes), live
     except Exception as exc:

@@ -265,7 +265,7 @@ def test_what_crosses_between_the_processes_arrives_whole(store: Store) -> None:
     site, _ = store.create_site("blog")
     model = artifacts.load_current(MODELS_DIR)
     jobs = [job(site, comment(i)) for i in range(4)]
-    outcomes = check_batch(store, model, jobs)
+    outcomes = check_batch(store, lambda: model, jobs)
     version, sent = _loads(_dumps((model.version, jobs)))
     assert version == model.version
     assert [(j.site, j.comment, j.now, j.is_test) for j in sent] == [
