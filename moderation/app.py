@@ -38,7 +38,7 @@ from moderation.login_guard import LoginLimits
 from moderation.metrics import Metrics
 from moderation.ratelimit import Limiter, MemoryLimiter, Rate, RateLimits
 from moderation.settings import Settings
-from moderation.store import ConflictError, Store, make_engine, migrate
+from moderation.store import ConflictError, Store, engine_for, migrate
 from moderation.store_accounts import Accounts
 from moderation.store_login import LoginFailures
 from moderation.store_metrics import queue_sizes
@@ -59,12 +59,7 @@ def open_store(settings: Settings, *, checkpoint_in_background: bool = False) ->
     `checkpoint_in_background` (the service, which runs a `Checkpointer` on SQLite): SQLite's
     commits leave the WAL's checkpoints to that thread; other databases ignore it.
     """
-    engine = make_engine(
-        settings.database_url_value,
-        synchronous=settings.sqlite_synchronous,
-        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        checkpoint_in_background=checkpoint_in_background,
-    )
+    engine = engine_for(settings, checkpoint_in_background=checkpoint_in_background)
     if settings.migrate_on_start:
         migrate(engine)
     return Store(engine)

@@ -70,6 +70,7 @@ from moderation.schema import (
     site_publishing,
     sites,
 )
+from moderation.settings import Settings
 from moderation.store_prepared import Prepared, PreparedCache, run_all
 from moderation.textnorm import fold
 from moderation.writelock import WriteLock
@@ -211,6 +212,16 @@ _REVISION = re.compile(r"^revision(?:\s*:[^=\n]*)?\s*=\s*[\"']([\w.-]+)[\"']\s*$
 _DOWN_REVISION = re.compile(
     r"^down_revision(?:\s*:[^=\n]*)?\s*=\s*(None|[\"'][\w.-]+[\"'])\s*$", re.M
 )
+
+
+def engine_for(settings: Settings, *, checkpoint_in_background: bool = False) -> Engine:
+    """`make_engine` on the configured database, with the configured SQLite settings."""
+    return make_engine(
+        settings.database_url_value,
+        synchronous=settings.sqlite_synchronous,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        checkpoint_in_background=checkpoint_in_background,
+    )
 
 
 def _head_revisions() -> frozenset[str] | None:

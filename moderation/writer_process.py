@@ -41,7 +41,7 @@ from moderation import artifacts
 from moderation.artifacts import ArtifactError, LoadedModel
 from moderation.batching import CheckJob, Outcome, WriterState, check_batch, settle
 from moderation.settings import Settings
-from moderation.store import Store, StoredCheck, StoreError, make_engine
+from moderation.store import Store, StoredCheck, StoreError, engine_for
 
 log = logging.getLogger(__name__)
 
@@ -392,12 +392,7 @@ def serve(settings: Settings, sock: socket.socket) -> None:
     )
     # No migration here: the serving process ran it before starting this one. Its checkpointer
     # also checkpoints what this process commits.
-    engine = make_engine(
-        settings.database_url_value,
-        synchronous=settings.sqlite_synchronous,
-        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        checkpoint_in_background=True,
-    )
+    engine = engine_for(settings, checkpoint_in_background=True)
     store = Store(engine)
     live: LoadedModel | None = None
     try:
