@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain, pairwise, repeat
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from moderation.ngrams import ONE_WORD, Encoded, char_wb_grams, word_counts, wor
 
 RANDOM_STATE = 42
 _EVIDENCE_TERMS = 8
+_EVIDENCE_GROUPS = 16  # per part and document; at least _EVIDENCE_TERMS
 _SCORE_BATCH = 128
 _PRODUCT_FROM = 16  # documents in a batch from which _CharWbColumns counts by a sparse product
 # Words (with inner apostrophes and hyphens, as in "aujourd'hui"), and the symbols money and
@@ -349,7 +350,7 @@ class _LeanScorer:
         if n == 0:
             return []
         decision = np.full(n, self.intercept)
-        all_rows, all_values, all_columns = [], [], []
+        contributions: list[tuple[Any, Any, Any]] = []
         for part in self.parts:
             rows, idx, tf = part.columns.counted(docs)
             counts = tf.astype(np.float64)
@@ -360,57 +361,75 @@ class _LeanScorer:
             values /= norms[rows]
             contribution = values * part.weights[idx]
             decision += np.bincount(rows, weights=contribution, minlength=n)
-            all_rows.append(rows)
-            all_values.append(contribution)
-            all_columns.append(idx + part.offset)
+            contributions.append((rows, contribution, idx + part.offset))
         probabilities = 1.0 / (1.0 + np.exp(np.minimum(700.0, self.a * decision + self.b)))
-        evidence = self._evidence(
-            n, np.concatenate(all_rows), np.concatenate(all_values), np.concatenate(all_columns)
-        )
+        evidence = self._evidence(n, contributions)
         return [
             Score(spam_probability=float(p), evidence=e)
             for p, e in zip(probabilities.tolist(), evidence, strict=True)
         ]
 
-    def _evidence(self, n: int, rows: Any, values: Any, columns: Any) -> list[tuple[Evidence, ...]]:
-        """Each document's terms with the largest contributions, largest first."""
+    def _evidence(
+        self, n: int, contributions: list[tuple[Any, Any, Any]]
+    ) -> list[tuple[Evidence, ...]]:
+        """Each document's terms with the largest contributions, largest first.
+
+        `contributions` holds each part's (rows, contributions, columns), rows ascending.
+        """
+        # Ranking every term of a batch would sort tens of thousands of them to keep eight a
+        # document. Each part's terms of a document are first split into disjoint groups: the
+        # eighth largest of the groups' maxima is the magnitude of eight distinct terms, so no
+        # term below it can be among the eight largest, and only the few at or above it are
+        # ranked.
+        magnitudes = [np.abs(values) for _, values, _ in contributions]
+        maxima = np.concatenate(
+            [
+                _group_maxima(n, rows, magnitude)
+                for (rows, _, _), magnitude in zip(contributions, magnitudes, strict=True)
+            ],
+            axis=1,
+        )
+        kth = maxima.shape[1] - _EVIDENCE_TERMS
+        threshold = np.partition(maxima, kth, axis=1)[:, kth]
+        kept: list[tuple[Any, Any, Any, Any]] = []
+        for (rows, values, columns), magnitude in zip(contributions, magnitudes, strict=True):
+            # A zero contribution is no evidence, whatever its rank.
+            keep = np.flatnonzero((magnitude >= threshold[rows]) & (values != 0))
+            kept.append((rows[keep], magnitude[keep], columns[keep], values[keep]))
+        rows, magnitude, columns, values = (
+            np.concatenate(arrays) for arrays in zip(*kept, strict=True)
+        )
         # Equal contributions are common (terms that always occur together get equal weights):
         # they are ranked by column (words, then characters), so that a comment's evidence
         # does not depend on the order its terms were counted in, nor on which comments it
         # was scored with.
-        order = np.argsort(rows, kind="stable")
-        magnitude = np.abs(values[order])
-        ranked_columns = columns[order]
-        bounds = np.searchsorted(rows[order], np.arange(n + 1)).tolist()
-        chosen: list[Any] = []
-        for start, end in pairwise(bounds):
-            segment = magnitude[start:end]
-            candidates = np.arange(end - start)
-            if end - start > _EVIDENCE_TERMS:
-                kth = np.partition(segment, end - start - _EVIDENCE_TERMS)[
-                    end - start - _EVIDENCE_TERMS
-                ]
-                candidates = np.flatnonzero(segment >= kth)
-            best = np.lexsort((ranked_columns[start:end][candidates], -segment[candidates]))
-            chosen.append(start + candidates[best[:_EVIDENCE_TERMS]])
-        picked = order[np.concatenate(chosen)] if chosen else _EMPTY
-        terms = self.names[columns[picked]].tolist()
-        weights = values[picked].tolist()
+        ranked = np.lexsort((columns, -magnitude, rows))
+        ranked_rows = rows[ranked]
+        place = np.arange(len(ranked)) - np.searchsorted(ranked_rows, ranked_rows)
+        picked = ranked[place < _EVIDENCE_TERMS]
+        found = list(map(Evidence, self.names[columns[picked]].tolist(), values[picked].tolist()))
         out: list[tuple[Evidence, ...]] = []
         at = 0
-        for start, end in pairwise(bounds):
-            size = min(end - start, _EVIDENCE_TERMS)
-            out.append(
-                tuple(
-                    Evidence(term, weight)
-                    for term, weight in zip(
-                        terms[at : at + size], weights[at : at + size], strict=True
-                    )
-                    if weight != 0
-                )
-            )
+        for size in np.bincount(rows[picked], minlength=n).tolist():
+            out.append(tuple(found[at : at + size]))
             at += size
         return out
+
+
+def _group_maxima(n: int, rows: Any, magnitude: Any) -> Any:
+    """(n, _EVIDENCE_GROUPS): the largest magnitude in each of _EVIDENCE_GROUPS disjoint groups
+    of each document's entries, -1 for an empty group; `rows` ascending."""
+    bounds = np.searchsorted(rows, np.arange(n + 1))
+    lengths = np.diff(bounds)
+    starts = bounds[:-1, None] + (lengths[:, None] * np.arange(_EVIDENCE_GROUPS + 1)) // (
+        _EVIDENCE_GROUPS
+    )
+    # The appended 0 lets the last document's end be an index; each document's last start
+    # (its end) reduces a span that is dropped.
+    reduced = np.maximum.reduceat(np.append(magnitude, 0.0), starts.ravel())
+    maxima = reduced.reshape(n, _EVIDENCE_GROUPS + 1)[:, :_EVIDENCE_GROUPS]
+    maxima[starts[:, :-1] == starts[:, 1:]] = -1.0
+    return maxima
 
 
 class SpamClassifier:

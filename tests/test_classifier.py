@@ -130,6 +130,40 @@ def test_evidence_is_the_same_alone_and_in_a_batch(classifier: SpamClassifier) -
         assert 0 < len(batched.evidence) <= 8
 
 
+def test_evidence_is_the_largest_contributions_by_the_pipelines_own_features(
+    classifier: SpamClassifier,
+) -> None:
+    from moderation.dataset import read_all, seed_files
+    from tests.conftest import ROOT
+
+    features = classifier.pipeline.named_steps["features"]
+    fitted = classifier.pipeline.named_steps["classifier"].calibrated_classifiers_[0]
+    coef = np.asarray(fitted.estimator.coef_).ravel()
+    names = features.get_feature_names_out()
+    items = [ex.item for ex in read_all(seed_files(ROOT / "training" / "data"))][:300]
+    # Repeated terms and ties: a word and the n-grams it always comes with weigh the same.
+    items += [TextInput(""), TextInput("ok ok ok ok"), TextInput("x"), TextInput("€ € $ !")]
+    items += [TextInput("pills " * 40 + "cheap"), TextInput("Ünïcödé\u00a0x\u2003y")]
+    expected = []
+    for item in items:
+        row = features.transform([document(item)]).tocsr()
+        contribution = row.data * coef[row.indices]
+        # Largest magnitude first, equal ones by column; a zero contribution is no evidence.
+        order = sorted(
+            range(len(contribution)), key=lambda i: (-abs(contribution[i]), row.indices[i])
+        )
+        top = [i for i in order[:8] if contribution[i] != 0]
+        expected.append(([names[row.indices[i]].split("__", 1)[1] for i in top], contribution[top]))
+    for size in (1, 3, 16, 128):  # alone, and in batches of every kind the scorer takes
+        for start in range(0, len(items), size):
+            batch = items[start : start + size]
+            for score, (terms, weights) in zip(
+                classifier.score_many(batch), expected[start : start + size], strict=True
+            ):
+                assert [e.term for e in score.evidence] == terms
+                assert [e.weight for e in score.evidence] == pytest.approx(weights, rel=1e-5)
+
+
 def test_word_ngrams_match_scikit_learn(classifier: SpamClassifier) -> None:
     from moderation.classifier import _WordColumns
     from moderation.dataset import read_all, seed_files
