@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,22 @@ def build_pipeline(*, calibration_folds: int = 5) -> Pipeline:
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
+def _cached(
+    cache: dict[str, Any], words: list[str], make: Callable[[str], Any], limit: int
+) -> list[Any]:
+    """`make(word)` of each word, from `cache` or made and kept there (words up to
+    _CACHED_CHARS long, `limit` of them at most)."""
+    found: list[Any] = list(map(cache.get, words))
+    # The misses found in C: a Python loop over every word would cost more than the lookups.
+    for i in compress(range(len(found)), map(is_, found, repeat(None))):
+        found[i] = made = make(words[i])
+        if len(words[i]) <= _CACHED_CHARS:
+            if len(cache) >= limit:
+                cache.clear()  # a flood of unseen words must not grow memory unbounded
+            cache[words[i]] = made
+    return found
+
+
 class _Columns:
     """A vectorizer's analyzer and vocabulary: documents -> the known columns of their terms."""
 
@@ -127,13 +144,15 @@ class _WordColumns(_Columns):
 
     The same tokens (the vectorizer's own pattern, on the lowercased text) and the same
     n-grams: `terms` builds them with C-level joins (a test holds it to scikit-learn's
-    analyzer); `batch` finds uni- and bigrams' columns from token numbers (a test holds it
-    to `terms`).
+    analyzer); `batch` finds uni- and bigrams' columns from token numbers, each word's
+    numbers kept as `_CharWbColumns` keeps its columns (a test holds it to `terms`).
     """
 
-    def __init__(self, vectorizer: TfidfVectorizer) -> None:
+    def __init__(self, vectorizer: TfidfVectorizer, *, max_words: int = 100_000) -> None:
         super().__init__(vectorizer)
         self.tokens = re.compile(vectorizer.token_pattern).findall
+        self.max_words = max_words
+        self._words: dict[str, tuple[int, ...]] = {}
         self.low, self.high = vectorizer.ngram_range
         self.lowercase = bool(vectorizer.lowercase)
 
@@ -153,6 +172,7 @@ class _WordColumns(_Columns):
                 keys.append(numbers[0] * ONE_WORD + numbers[1])
                 key_columns.append(column)
         self.unigram_columns = np.array([*unigram_columns, -1], dtype=np.int64)
+        self.unknown = len(unigram_columns)  # its column is -1, and no bigram has it
         order = np.argsort(np.array(keys, dtype=np.int64))
         self.bigram_keys = np.array(keys, dtype=np.int64)[order]
         self.bigram_columns = np.array(key_columns, dtype=np.int64)[order]
@@ -173,19 +193,26 @@ class _WordColumns(_Columns):
             out.extend(map(" ".join, zip(*(tokens[i:] for i in range(n)), strict=False)))
         return out
 
+    def _word_numbers(self, word: str) -> tuple[int, ...]:
+        return tuple(map(self.token_numbers.get, self.tokens(word), repeat(self.unknown)))
+
     def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
         if not self.by_number:
             return super().batch(docs)
-        texts = map(str.lower, docs) if self.lowercase else iter(docs)
-        split = list(map(self.tokens, texts))
-        tokens = list(chain.from_iterable(split))
-        unknown = len(self.unigram_columns) - 1  # its column is -1, and no bigram has it
-        numbers = np.fromiter(
-            map(self.token_numbers.get, tokens, repeat(unknown)), np.int64, len(tokens)
-        )
+        # Tokens never hold whitespace, and whitespace is no word character for the pattern's
+        # boundaries: a document's tokens are those of its whitespace-separated words, one
+        # after the other. Words recur from comment to comment, so each word's token numbers
+        # are kept rather than the pattern run over every document.
+        split = [(doc.lower() if self.lowercase else doc).split() for doc in docs]
+        words = list(chain.from_iterable(split))
+        per_word = _cached(self._words, words, self._word_numbers, self.max_words)
+        numbers = np.fromiter(chain.from_iterable(per_word), np.int64)
         rows = np.repeat(
-            np.arange(len(docs), dtype=np.int64),
-            np.fromiter(map(len, split), np.int64, len(split)),
+            np.repeat(
+                np.arange(len(docs), dtype=np.int64),
+                np.fromiter(map(len, split), np.int64, len(split)),
+            ),
+            np.fromiter(map(len, per_word), np.int64, len(per_word)),
         )
         return word_ngram_columns(
             rows,
@@ -221,16 +248,7 @@ class _CharWbColumns(_Columns):
 
     def _columns_of(self, words: list[str]) -> list[Any]:
         """Each word's known columns, from the cache or found and cached."""
-        cache = self._words
-        columns: list[Any] = list(map(cache.get, words))
-        for i, known in enumerate(columns):
-            if known is None:
-                columns[i] = self._word_columns(words[i])
-                if len(words[i]) <= _CACHED_CHARS:
-                    if len(cache) >= self.max_words:
-                        cache.clear()  # a flood of unseen words must not grow memory unbounded
-                    cache[words[i]] = columns[i]
-        return columns
+        return _cached(self._words, words, self._word_columns, self.max_words)
 
     def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
         words: list[str] = []

@@ -186,7 +186,7 @@ def test_word_columns_by_number_match_the_terms_looked_up(classifier: SpamClassi
     from tests.conftest import ROOT
 
     vectorizer = classifier.pipeline.named_steps["features"].transformer_list[0][1]
-    fast = _WordColumns(vectorizer)
+    fast = _WordColumns(vectorizer, max_words=50)  # small, so that the word cache also empties
     assert fast.by_number
     vocabulary = vectorizer.vocabulary_
     docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))]
@@ -198,6 +198,7 @@ def test_word_columns_by_number_match_the_terms_looked_up(classifier: SpamClassi
         for number, doc in enumerate(batch):
             expected = Counter(vocabulary[t] for t in fast.terms(doc) if t in vocabulary)
             assert Counter(columns[rows == number].tolist()) == expected, doc
+    assert all(len(word) <= 64 for word in fast._words)
 
 
 def test_a_token_pattern_that_spans_whitespace_is_counted_by_the_analyzer() -> None:
