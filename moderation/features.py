@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from moderation.links import link_domains
 from moderation.textnorm import strip_invisible
 
-_SPACES = re.compile(r"\s+")
 # Each marker is a token the word vectorizer keeps whole, so that "the author URL is on
 # cheap-pills.ru" is one learnable feature apart from the words of the text.
 _NAME = "authorname"
@@ -35,8 +34,10 @@ def document(item: TextInput) -> str:
     """The single text the vectorizers read: the content, then tagged author and link facts."""
     # Spam's signal is in its first paragraphs; capping bounds the cost of a 64 kB comment.
     content = strip_invisible(item.content[:_MAX_CONTENT_CHARS])
-    parts = [_SPACES.sub(" ", content).strip()]
-    name = _SPACES.sub(" ", strip_invisible(item.author_name)).strip()
+    # str.split and the regular expressions' \s agree on what whitespace is; splitting and
+    # joining costs a tenth of substituting every single space.
+    parts = [" ".join(content.split())]
+    name = " ".join(strip_invisible(item.author_name).split())
     if name:
         parts.append(f"{_NAME} {name}")
     domains = link_domains(content, item.author_url) if (content or item.author_url) else []
