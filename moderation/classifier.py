@@ -101,8 +101,46 @@ def _cached(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """A batch's whitespace-separated words: each distinct one once, and every document's
+    words, in order, as numbers into them. Cut once per batch for every part that reads
+    words."""
+
+    distinct: list[str]
+    ids: Any  # int64, every document's word numbers, one document after the other
+    per_doc: Any  # int64, how many words each document has
+
+    @classmethod
+    def of(cls, docs: Sequence[str], lowercase: bool) -> _Words:
+        split = [(doc.lower() if lowercase else doc).split() for doc in docs]
+        words = list(chain.from_iterable(split))
+        distinct = list(dict.fromkeys(words))
+        local = dict(zip(distinct, range(len(distinct)), strict=True))
+        return cls(
+            distinct,
+            np.fromiter(map(local.__getitem__, words), np.int64, len(words)),
+            np.fromiter(map(len, split), np.int64, len(split)),
+        )
+
+    def rows(self, per_word: Any) -> Any:
+        """The document of each of the items `per_word[id]` gives each word, in order."""
+        return np.repeat(np.repeat(np.arange(len(self.per_doc)), self.per_doc), per_word[self.ids])
+
+    def spread(self, flat: Any, per_word: Any) -> Any:
+        """Every word's items (`flat` holds each distinct word's `per_word` items, one word
+        after the other) for each of its occurrences, in order."""
+        starts = np.cumsum(per_word) - per_word
+        lengths = per_word[self.ids]
+        at = np.cumsum(lengths) - lengths
+        return flat[np.repeat(starts[self.ids] - at, lengths) + np.arange(int(lengths.sum()))]
+
+
 class _Columns:
     """A vectorizer's analyzer and vocabulary: documents -> the known columns of their terms."""
+
+    # Whether the part reads a batch's `_Words`, lowercased (True) or as they are (False).
+    words_lowercase: bool | None = None
 
     def __init__(self, vectorizer: TfidfVectorizer) -> None:
         self.analyzer = vectorizer.build_analyzer()
@@ -113,8 +151,9 @@ class _Columns:
         found: list[str] = self.analyzer(doc)
         return found
 
-    def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
-        """Every known column occurrence of `docs`: (document number, column), repeats kept."""
+    def batch(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any]:
+        """Every known column occurrence of `docs`: (document number, column), repeats kept;
+        `words`, if given, are the documents' words as `words_lowercase` says."""
         terms: list[str] = []
         lengths = np.empty(len(docs), dtype=np.int64)
         for i, doc in enumerate(docs):
@@ -130,10 +169,10 @@ class _Columns:
         known = idx >= 0
         return rows[known], idx[known]
 
-    def counted(self, docs: Sequence[str]) -> tuple[Any, Any, Any]:
+    def counted(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any, Any]:
         """Each document's known columns, once each, with their counts: (rows, columns,
         counts), rows ascending; the order of a row's columns is unspecified."""
-        rows, idx = self.batch(docs)
+        rows, idx = self.batch(docs, words)
         width = len(self.vocabulary)
         keys, counts = np.unique(rows * width + idx, return_counts=True)
         return keys // width, keys % width, counts
@@ -173,6 +212,7 @@ class _WordColumns(_Columns):
                 key_columns.append(column)
         self.unigram_columns = np.array([*unigram_columns, -1], dtype=np.int64)
         self.unknown = len(unigram_columns)  # its column is -1, and no bigram has it
+        self.words_lowercase = self.lowercase if self.by_number else None
         order = np.argsort(np.array(keys, dtype=np.int64))
         self.bigram_keys = np.array(keys, dtype=np.int64)[order]
         self.bigram_columns = np.array(key_columns, dtype=np.int64)[order]
@@ -196,27 +236,21 @@ class _WordColumns(_Columns):
     def _word_numbers(self, word: str) -> tuple[int, ...]:
         return tuple(map(self.token_numbers.get, self.tokens(word), repeat(self.unknown)))
 
-    def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
+    def batch(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any]:
         if not self.by_number:
             return super().batch(docs)
         # Tokens never hold whitespace, and whitespace is no word character for the pattern's
         # boundaries: a document's tokens are those of its whitespace-separated words, one
         # after the other. Words recur from comment to comment, so each word's token numbers
         # are kept rather than the pattern run over every document.
-        split = [(doc.lower() if self.lowercase else doc).split() for doc in docs]
-        words = list(chain.from_iterable(split))
-        per_word = _cached(self._words, words, self._word_numbers, self.max_words)
-        numbers = np.fromiter(chain.from_iterable(per_word), np.int64)
-        rows = np.repeat(
-            np.repeat(
-                np.arange(len(docs), dtype=np.int64),
-                np.fromiter(map(len, split), np.int64, len(split)),
-            ),
-            np.fromiter(map(len, per_word), np.int64, len(per_word)),
-        )
+        if words is None:
+            words = _Words.of(docs, self.lowercase)
+        per_word = _cached(self._words, words.distinct, self._word_numbers, self.max_words)
+        sizes = np.fromiter(map(len, per_word), np.int64, len(per_word))
+        numbers = np.fromiter(chain.from_iterable(per_word), np.int64, int(sizes.sum()))
         return word_ngram_columns(
-            rows,
-            numbers,
+            words.rows(sizes),
+            words.spread(numbers, sizes),
             self.unigram_columns,
             self.bigram_keys,
             self.bigram_columns,
@@ -238,6 +272,7 @@ class _CharWbColumns(_Columns):
         super().__init__(vectorizer)
         self.low, self.high = vectorizer.ngram_range
         self.lowercase = bool(vectorizer.lowercase)
+        self.words_lowercase = self.lowercase
         self.max_words = max_words
         self._words: dict[str, Any] = {}
 
@@ -250,43 +285,34 @@ class _CharWbColumns(_Columns):
         """Each word's known columns, from the cache or found and cached."""
         return _cached(self._words, words, self._word_columns, self.max_words)
 
-    def batch(self, docs: Sequence[str]) -> tuple[Any, Any]:
-        words: list[str] = []
-        per_doc = np.empty(len(docs), dtype=np.int64)
-        for i, doc in enumerate(docs):
-            found = (doc.lower() if self.lowercase else doc).split()
-            words.extend(found)
-            per_doc[i] = len(found)
-        columns = self._columns_of(words)
+    def batch(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any]:
+        if words is None:
+            words = _Words.of(docs, self.lowercase)
+        columns = self._columns_of(words.distinct)
         if not columns:
             return _EMPTY, _EMPTY
-        per_word = np.fromiter(map(len, columns), dtype=np.int64, count=len(columns))
-        word_doc = np.repeat(np.arange(len(docs), dtype=np.int64), per_doc)
-        return np.repeat(word_doc, per_word), np.concatenate(columns)
+        sizes = np.fromiter(map(len, columns), np.int64, len(columns))
+        return words.rows(sizes), words.spread(np.concatenate(columns), sizes)
 
-    def counted(self, docs: Sequence[str]) -> tuple[Any, Any, Any]:
+    def counted(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any, Any]:
         if len(docs) < _PRODUCT_FROM:
-            return super().counted(docs)
+            return super().counted(docs, words)
         # A batch's counts as a sparse product, (documents x its distinct words) times (those
         # words x their columns): summed in C with no sort of every n-gram of the batch, at
         # about half the cost from a few dozen comments on. Below _PRODUCT_FROM documents,
         # building the matrices costs more than it saves.
-        split = [(doc.lower() if self.lowercase else doc).split() for doc in docs]
-        words = list(chain.from_iterable(split))
-        if not words:
+        if words is None:
+            words = _Words.of(docs, self.lowercase)
+        if not words.distinct:
             return _EMPTY, _EMPTY, _EMPTY
-        distinct = list(dict.fromkeys(words))
-        local = dict(zip(distinct, range(len(distinct)), strict=True))
-        columns = self._columns_of(distinct)
+        columns = self._columns_of(words.distinct)
         word_starts = np.zeros(len(columns) + 1, dtype=np.int64)
         np.cumsum(np.fromiter(map(len, columns), np.int64, len(columns)), out=word_starts[1:])
         by_word = sp.csr_matrix(
             (np.ones(int(word_starts[-1])), np.concatenate(columns), word_starts),
             shape=(len(columns), len(self.vocabulary)),
         )
-        ids = np.fromiter(map(local.__getitem__, words), np.int64, len(words))
-        lengths = np.fromiter(map(len, split), np.int64, len(split))
-        counts = word_counts(Encoded(ids, lengths), len(columns)) @ by_word
+        counts = word_counts(Encoded(words.ids, words.per_doc), len(columns)) @ by_word
         rows = np.repeat(np.arange(len(docs), dtype=np.int64), np.diff(counts.indptr))
         return rows, counts.indices.astype(np.int64), counts.data
 
@@ -369,8 +395,13 @@ class _LeanScorer:
             return []
         decision = np.full(n, self.intercept)
         contributions: list[tuple[Any, Any, Any]] = []
+        cut: dict[bool, _Words] = {}  # the batch's words, cut once for the parts that read them
         for part in self.parts:
-            rows, idx, tf = part.columns.counted(docs)
+            lowercase = part.columns.words_lowercase
+            if lowercase is not None and lowercase not in cut:
+                cut[lowercase] = _Words.of(docs, lowercase)
+            words = None if lowercase is None else cut[lowercase]
+            rows, idx, tf = part.columns.counted(docs, words)
             counts = tf.astype(np.float64)
             if part.sublinear_tf:
                 counts = 1.0 + np.log(counts)
