@@ -701,6 +701,8 @@ def domain_matches(domain: str, listed: Iterable[str]) -> str | None:
     return None
 
 
+# Asked for every linked domain of every comment; the same few domains come back all day.
+@lru_cache(maxsize=4096)
 def is_shortener(domain: str) -> bool:
     """Whether a domain (or one of its parents) is a known URL shortener."""
     labels = normalise_domain(domain).split(".")
