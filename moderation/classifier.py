@@ -23,6 +23,7 @@ from moderation.ngrams import ONE_WORD, Encoded, char_wb_grams, word_counts, wor
 RANDOM_STATE = 42
 _EVIDENCE_TERMS = 8
 _EVIDENCE_GROUPS = 16  # per part and document; at least _EVIDENCE_TERMS
+_GROUPED_FROM = 4  # documents in a batch from which evidence is ranked by groups
 _SCORE_BATCH = 128
 _PRODUCT_FROM = 16  # documents in a batch from which _CharWbColumns counts by a sparse product
 # Words (with inner apostrophes and hyphens, as in "aujourd'hui"), and the symbols money and
@@ -108,8 +109,8 @@ class _Words:
     words."""
 
     distinct: list[str]
-    ids: Any  # int64, every document's word numbers, one document after the other
-    per_doc: Any  # int64, how many words each document has
+    ids: list[int]  # every document's word numbers, one document after the other
+    per_doc: list[int]  # how many words each document has
 
     @classmethod
     def of(cls, docs: Sequence[str], lowercase: bool) -> _Words:
@@ -117,23 +118,19 @@ class _Words:
         words = list(chain.from_iterable(split))
         distinct = list(dict.fromkeys(words))
         local = dict(zip(distinct, range(len(distinct)), strict=True))
-        return cls(
-            distinct,
-            np.fromiter(map(local.__getitem__, words), np.int64, len(words)),
-            np.fromiter(map(len, split), np.int64, len(split)),
+        return cls(distinct, list(map(local.__getitem__, words)), list(map(len, split)))
+
+    def spread(self, per_word: list[Any]) -> tuple[list[Any], Any]:
+        """Each word occurrence's item, in order, from each distinct word's `per_word` (a
+        sized item: columns, token numbers), and for each of their elements its document."""
+        # Lists and map() rather than array arithmetic: a single comment, the usual batch at
+        # low load, would otherwise pay a dozen array calls for a few dozen words.
+        items = list(map(per_word.__getitem__, self.ids))
+        rows = np.repeat(
+            np.repeat(np.arange(len(self.per_doc), dtype=np.int64), self.per_doc),
+            np.fromiter(map(len, items), np.int64, len(items)),
         )
-
-    def rows(self, per_word: Any) -> Any:
-        """The document of each of the items `per_word[id]` gives each word, in order."""
-        return np.repeat(np.repeat(np.arange(len(self.per_doc)), self.per_doc), per_word[self.ids])
-
-    def spread(self, flat: Any, per_word: Any) -> Any:
-        """Every word's items (`flat` holds each distinct word's `per_word` items, one word
-        after the other) for each of its occurrences, in order."""
-        starts = np.cumsum(per_word) - per_word
-        lengths = per_word[self.ids]
-        at = np.cumsum(lengths) - lengths
-        return flat[np.repeat(starts[self.ids] - at, lengths) + np.arange(int(lengths.sum()))]
+        return items, rows
 
 
 class _Columns:
@@ -246,11 +243,10 @@ class _WordColumns(_Columns):
         if words is None:
             words = _Words.of(docs, self.lowercase)
         per_word = _cached(self._words, words.distinct, self._word_numbers, self.max_words)
-        sizes = np.fromiter(map(len, per_word), np.int64, len(per_word))
-        numbers = np.fromiter(chain.from_iterable(per_word), np.int64, int(sizes.sum()))
+        occurrences, rows = words.spread(per_word)
         return word_ngram_columns(
-            words.rows(sizes),
-            words.spread(numbers, sizes),
+            rows,
+            np.fromiter(chain.from_iterable(occurrences), np.int64, len(rows)),
             self.unigram_columns,
             self.bigram_keys,
             self.bigram_columns,
@@ -288,11 +284,8 @@ class _CharWbColumns(_Columns):
     def batch(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any]:
         if words is None:
             words = _Words.of(docs, self.lowercase)
-        columns = self._columns_of(words.distinct)
-        if not columns:
-            return _EMPTY, _EMPTY
-        sizes = np.fromiter(map(len, columns), np.int64, len(columns))
-        return words.rows(sizes), words.spread(np.concatenate(columns), sizes)
+        occurrences, rows = words.spread(self._columns_of(words.distinct))
+        return rows, np.concatenate(occurrences) if occurrences else _EMPTY
 
     def counted(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any, Any]:
         if len(docs) < _PRODUCT_FROM:
@@ -312,7 +305,11 @@ class _CharWbColumns(_Columns):
             (np.ones(int(word_starts[-1])), np.concatenate(columns), word_starts),
             shape=(len(columns), len(self.vocabulary)),
         )
-        counts = word_counts(Encoded(words.ids, words.per_doc), len(columns)) @ by_word
+        encoded = Encoded(
+            np.fromiter(words.ids, np.int64, len(words.ids)),
+            np.fromiter(words.per_doc, np.int64, len(words.per_doc)),
+        )
+        counts = word_counts(encoded, len(columns)) @ by_word
         rows = np.repeat(np.arange(len(docs), dtype=np.int64), np.diff(counts.indptr))
         return rows, counts.indices.astype(np.int64), counts.data
 
@@ -425,6 +422,8 @@ class _LeanScorer:
 
         `contributions` holds each part's (rows, contributions, columns), rows ascending.
         """
+        if n < _GROUPED_FROM:
+            return self._evidence_each(n, contributions)
         # Ranking every term of a batch would sort tens of thousands of them to keep eight a
         # document. Each part's terms of a document are first split into disjoint groups: the
         # eighth largest of the groups' maxima is the magnitude of eight distinct terms, so no
@@ -462,6 +461,26 @@ class _LeanScorer:
         for size in np.bincount(rows[picked], minlength=n).tolist():
             out.append(tuple(found[at : at + size]))
             at += size
+        return out
+
+    def _evidence_each(
+        self, n: int, contributions: list[tuple[Any, Any, Any]]
+    ) -> list[tuple[Evidence, ...]]:
+        """`_evidence` one document at a time: fewer array operations for one or two."""
+        rows, values, columns = (
+            np.concatenate(arrays) for arrays in zip(*contributions, strict=True)
+        )
+        out: list[tuple[Evidence, ...]] = []
+        for doc in range(n):
+            mine = np.flatnonzero((rows == doc) & (values != 0))
+            magnitude = np.abs(values[mine])
+            if len(mine) > _EVIDENCE_TERMS:
+                kth = len(mine) - _EVIDENCE_TERMS
+                keep = magnitude >= np.partition(magnitude, kth)[kth]
+                mine, magnitude = mine[keep], magnitude[keep]
+            picked = mine[np.lexsort((columns[mine], -magnitude))[:_EVIDENCE_TERMS]]
+            terms = self.names[columns[picked]].tolist()
+            out.append(tuple(map(Evidence, terms, values[picked].tolist())))
         return out
 
 
