@@ -912,6 +912,8 @@ class Store:
         of the batch can change: one with another author, address, text and external id (the
         keys of `_batch_keys`). A comment sharing one is checked after the earlier ones are
         written, as it would be alone.
+
+        The last statement of the transaction: on PostgreSQL the last inserts carry its commit.
         """
         digests = [content_hash(item.comment.content) for item in items]
         # The locks go first, in the same round trip as the facts, unless the external ids
@@ -946,7 +948,8 @@ class Store:
                 self._insert().execute_many(conn, unwritten)
                 unwritten = []
                 results.append(self._check_one(conn, item, digest))
-        self._insert().execute_many(conn, unwritten)
+        # The last statement of the transaction: on PostgreSQL its commit travels with it.
+        self._insert().execute_many_and_commit(conn, unwritten)
         return results
 
     def _known_external_ids(

@@ -92,6 +92,28 @@ class Prepared:
         finally:
             cursor.close()
 
+    def execute_many_and_commit(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`execute_many`, then commit `conn`'s transaction: on psycopg in one pipeline, one
+        round trip instead of two. Elsewhere the transaction commits as usual when it ends.
+
+        Only as the transaction's last statement: the commit SQLAlchemy sends when the
+        transaction ends then finds nothing to commit, which the drivers let pass.
+        """
+        driver = conn.connection.driver_connection
+        pipeline = getattr(driver, "pipeline", None)
+        if driver is None or pipeline is None:
+            self.execute_many(conn, rows)
+            return
+        cursor = conn.connection.cursor()
+        try:
+            with _as_sqlalchemy_errors(conn, self.sql), pipeline():
+                if rows:
+                    parameters: Any = [self.parameters(values) for values in rows]
+                    cursor.executemany(self.sql, parameters)
+                driver.commit()
+        finally:
+            cursor.close()
+
 
 @contextmanager
 def _as_sqlalchemy_errors(conn: Connection, sql: str) -> Iterator[None]:

@@ -73,3 +73,28 @@ def test_a_statement_with_an_expanding_list_is_refused(store: Store) -> None:
     statement = select(comments.c.id).where(comments.c.id.in_(bindparam("ids", expanding=True)))
     with pytest.raises(ValueError, match="expanding"):
         Prepared(statement, store.engine.dialect)
+
+
+def test_inserts_that_end_a_transaction_commit_it_or_roll_it_back_whole(store: Store) -> None:
+    from sqlalchemy import Column, Integer, MetaData, Table, insert
+    from sqlalchemy.exc import IntegrityError
+
+    table = Table("prepared_probe", MetaData(), Column("id", Integer, primary_key=True))
+    table.create(store.engine)
+    statement = Prepared(insert(table), store.engine.dialect)
+    with store.writing() as conn:
+        statement.execute(conn, {"id": 1})
+        statement.execute_many_and_commit(conn, [{"id": 2}, {"id": 3}])
+
+    def taken() -> None:
+        with store.writing() as conn:
+            statement.execute(conn, {"id": 4})
+            statement.execute_many_and_commit(conn, [{"id": 5}, {"id": 1}])  # 1 is taken
+
+    with pytest.raises(IntegrityError):
+        taken()
+    with store.writing() as conn:  # the pool's connections go on after the failure
+        statement.execute_many_and_commit(conn, [{"id": 6}])
+    with store.reading() as conn:
+        ids = conn.execute(select(table.c.id).order_by(table.c.id)).scalars().all()
+    assert ids == [1, 2, 3, 6]
