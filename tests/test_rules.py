@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moderation import rules
 from moderation.domain import Comment, ReasonCode, Verdict
@@ -174,3 +176,39 @@ def test_every_rule_can_be_switched_off() -> None:
     )  # fmt: skip
     facts = Facts(now=NOW, duplicate=True, recent_from_same_author=3)
     assert codes(noisy, policy, facts) == set()
+
+
+_DOMAINS = [
+    "example.org", "Example.ORG", "gmail.com", "sub.example.co.uk", "xn--bcher-kva.example",
+    "localhost", "example", "test", "invalid", "local", "onion", "1.2.3.4", "[1.2.3.4]",
+    "[IPv6:::1]", "example.org.", ".example.org", "exa mple.org", "exa_mple.org",
+    "-example.org", "example-.org", "example..org", "ex\"ample.org", "example.org>", "<x@y.org",
+    "example.c", "example.123", "a" * 64 + ".org", "a" * 63 + ".org", "é.example", "",
+    ".".join(["abcdefghi"] * 26) + ".org",
+]  # fmt: skip
+_LOCAL = "abcXYZ019!#$%&'*+-/=?^_`{|}~." + ' @"<>()\\,;:[]é\t'
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    local=st.one_of(
+        st.text(alphabet=_LOCAL, max_size=12),
+        st.text(alphabet="ab", min_size=60, max_size=260),  # around every length limit
+    ),
+    domain=st.one_of(
+        st.sampled_from(_DOMAINS),
+        st.text(alphabet='abZ09.-_ <>"é[]:', max_size=20),
+    ),
+)
+def test_the_email_syntax_shortcut_agrees_with_email_validator(local: str, domain: str) -> None:
+    email = f"{local}@{domain}"
+    assert rules._email_syntax_problem(email) == rules._library_email_problem(email)
+
+
+def test_addresses_of_one_domain_are_each_judged_on_their_own() -> None:
+    assert rules._email_syntax_problem("ana@example.org") is None
+    assert rules._email_syntax_problem("ana..b@example.org") is not None  # a bad local part
+    assert rules._email_syntax_problem("ana@example..org") is not None  # a bad domain
+    too_long = "a" * 250 + "@example.org"
+    assert rules._email_syntax_problem(too_long) == rules._library_email_problem(too_long)
+    assert rules._email_syntax_problem(too_long) is not None
