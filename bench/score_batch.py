@@ -62,17 +62,16 @@ def main() -> None:
 
 def _lines(source: str, n: int) -> Iterator[str]:
     examples = read_all(seed_files(ROOT / "training" / "data"))
-    if source == "seed":
-        rows = (examples[i % len(examples)] for i in range(n))
-        for i, ex in enumerate(rows):
-            yield json.dumps({
-                "post_id": f"p{i % 97}", "content": ex.item.content,
-                "author_name": ex.item.author_name,
-                "author_email": ex.author_email or f"reader{i}@example.org",
-                "author_url": ex.item.author_url, "external_id": str(i),
-            }, ensure_ascii=False)  # fmt: skip
-        return
-    for i, row in enumerate(generate(examples, n, random.Random(42))):
+    rows: Iterator[dict[str, str]] = (
+        (
+            {"content": ex.item.content, "author_name": ex.item.author_name,
+             "author_email": ex.author_email, "author_url": ex.item.author_url}
+            for ex in (examples[i % len(examples)] for i in range(n))
+        )
+        if source == "seed"
+        else generate(examples, n, random.Random(42))
+    )  # fmt: skip
+    for i, row in enumerate(rows):
         yield json.dumps({
             "post_id": f"p{i % 97}", "content": row["content"],
             "author_name": row["author_name"],

@@ -147,7 +147,8 @@ def reload_on_sighup(model: LiveModel) -> Callable[[], None]:
 _frozen = threading.Event()
 
 
-def _freeze_what_is_loaded() -> None:
+def freeze_what_is_loaded() -> None:
+    """Collect once, then keep what is loaded out of the collector's sight; once per process."""
     # What is loaded by a process's first start (modules, the model) lives as long as the
     # process: out of the collector's sight, a full collection walks only what requests
     # allocate instead of pausing every thread over the ~170,000 objects of the libraries
@@ -203,7 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         log.info("serving with model %s", model.current.version)
         undo_sighup = reload_on_sighup(model)
-        _freeze_what_is_loaded()
+        freeze_what_is_loaded()
         try:
             yield
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
@@ -30,7 +29,12 @@ from moderation import (
     training,
     training_stream,
 )
-from moderation.app import announce_key, ensure_first_site, open_store
+from moderation.app import (
+    announce_key,
+    ensure_first_site,
+    freeze_what_is_loaded,
+    open_store,
+)
 from moderation.artifacts import ArtifactError
 from moderation.cli_moderators import moderators_app
 from moderation.dataset import DatasetError
@@ -738,8 +742,7 @@ def score(
     job = backlog.BacklogJob(model=loaded, policy=policy, facts=Facts(now=datetime.now(UTC)))
     # As `serve` does: the libraries and the model live as long as the command, and the
     # collector walking them again and again costs a few percent of a long backlog.
-    gc.collect()
-    gc.freeze()
+    freeze_what_is_loaded()
     backlog.score_stream(job, sys.stdin, sys.stdout, batch=batch, jobs=jobs or os.cpu_count() or 1)
     sys.stdout.flush()
 

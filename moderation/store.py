@@ -218,9 +218,10 @@ def _ping_when_idle(engine: Engine, after: float) -> None:
     """Ping a pooled connection at checkout only once it has been idle `after` seconds.
 
     `pool_pre_ping` pings at every checkout: a round trip before each batch the writer
-    commits, a sixth of its time under load. A connection given back moments ago is as alive
-    as the server; one idle longer may have been cut (a restart, a proxy's idle timeout), so it
-    is pinged and, if it does not answer, replaced before anyone uses it.
+    commits, a sixth of its samples at half the check endpoint's peak. A connection given
+    back moments ago is as alive as the server; one idle longer may have been cut (a restart,
+    a proxy's idle timeout), so it is pinged and, if it does not answer, replaced before
+    anyone uses it.
     """
     dbapi_error = engine.dialect.loaded_dbapi.Error
 
@@ -948,7 +949,6 @@ class Store:
                 self._insert().execute_many(conn, unwritten)
                 unwritten = []
                 results.append(self._check_one(conn, item, digest))
-        # The last statement of the transaction: on PostgreSQL its commit travels with it.
         self._insert().execute_many_and_commit(conn, unwritten)
         return results
 

@@ -399,7 +399,7 @@ def serve(settings: Settings, sock: socket.socket) -> None:
         live = artifacts.load_current(settings.models_dir)
     except (ArtifactError, OSError) as exc:
         log.error("no model loaded at start (each batch names its own): %s", exc)
-    # As in the serving process (app._freeze_what_is_loaded): the libraries and the model live
+    # As in the serving process (app.freeze_what_is_loaded): the libraries and the model live
     # as long as this process, and a full collection over them would pause a batch 40-90 ms.
     gc.collect()
     gc.freeze()
