@@ -18,7 +18,14 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 
 from moderation.domain import Evidence, Score
 from moderation.features import TextInput, document
-from moderation.ngrams import ONE_WORD, Encoded, char_wb_grams, word_counts, word_ngram_columns
+from moderation.ngrams import (
+    ONE_WORD,
+    Encoded,
+    PackedCharGrams,
+    char_wb_grams,
+    word_counts,
+    word_ngram_columns,
+)
 
 RANDOM_STATE = 42
 _EVIDENCE_TERMS = 8
@@ -26,6 +33,8 @@ _EVIDENCE_GROUPS = 16  # per part and document; at least _EVIDENCE_TERMS
 _GROUPED_FROM = 4  # documents in a batch from which evidence is ranked by groups
 _SCORE_BATCH = 128
 _PRODUCT_FROM = 16  # documents in a batch from which _CharWbColumns counts by a sparse product
+# Characters of unseen words from which _CharWbColumns looks their n-grams up as integers.
+_PACKED_FROM = 96
 # Words (with inner apostrophes and hyphens, as in "aujourd'hui"), and the symbols money and
 # contact spam leans on.
 _WORD_TOKENS = r"(?u)\b\w[\w'-]*\w\b|\b\w\b|[$€£%!?@]"
@@ -87,14 +96,20 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def _cached(
-    cache: dict[str, Any], words: list[str], make: Callable[[str], Any], limit: int
+    cache: dict[str, Any],
+    words: list[str],
+    make: Callable[[list[str]], list[Any]],
+    limit: int,
 ) -> list[Any]:
-    """`make(word)` of each word, from `cache` or made and kept there (words up to
-    _CACHED_CHARS long, `limit` of them at most)."""
+    """The item of each word, from `cache` or made (`make` of all the missing words at once)
+    and kept there (words up to _CACHED_CHARS long, `limit` of them at most)."""
     found: list[Any] = list(map(cache.get, words))
     # The misses found in C: a Python loop over every word would cost more than the lookups.
-    for i in compress(range(len(found)), map(is_, found, repeat(None))):
-        found[i] = made = make(words[i])
+    missing = list(compress(range(len(found)), map(is_, found, repeat(None))))
+    if not missing:
+        return found
+    for i, made in zip(missing, make([words[i] for i in missing]), strict=True):
+        found[i] = made
         if len(words[i]) <= _CACHED_CHARS:
             if len(cache) >= limit:
                 cache.clear()  # a flood of unseen words must not grow memory unbounded
@@ -233,6 +248,9 @@ class _WordColumns(_Columns):
     def _word_numbers(self, word: str) -> tuple[int, ...]:
         return tuple(map(self.token_numbers.get, self.tokens(word), repeat(self.unknown)))
 
+    def _words_numbers(self, words: list[str]) -> list[tuple[int, ...]]:
+        return list(map(self._word_numbers, words))
+
     def batch(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any]:
         if not self.by_number:
             return super().batch(docs)
@@ -242,7 +260,7 @@ class _WordColumns(_Columns):
         # are kept rather than the pattern run over every document.
         if words is None:
             words = _Words.of(docs, self.lowercase)
-        per_word = _cached(self._words, words.distinct, self._word_numbers, self.max_words)
+        per_word = _cached(self._words, words.distinct, self._words_numbers, self.max_words)
         occurrences, rows = words.spread(per_word)
         return word_ngram_columns(
             rows,
@@ -271,15 +289,28 @@ class _CharWbColumns(_Columns):
         self.words_lowercase = self.lowercase
         self.max_words = max_words
         self._words: dict[str, Any] = {}
+        try:
+            self.packed: PackedCharGrams | None = PackedCharGrams(
+                self.vocabulary, self.low, self.high
+            )
+        except ValueError:  # too many distinct characters to pack: word by word
+            self.packed = None
 
     def _word_columns(self, word: str) -> Any:
         grams = char_wb_grams(word, self.low, self.high)
         found = [self.vocabulary[g] for g in grams if g in self.vocabulary]
         return np.array(found, dtype=np.int64) if found else _EMPTY
 
+    def _words_columns(self, words: list[str]) -> list[Any]:
+        # The array operations cost about as much as slicing and looking up, one by one, the
+        # n-grams of 100 characters' worth of words (about 50 µs).
+        if self.packed is not None and sum(map(len, words)) >= _PACKED_FROM:
+            return self.packed.columns(words)
+        return list(map(self._word_columns, words))
+
     def _columns_of(self, words: list[str]) -> list[Any]:
         """Each word's known columns, from the cache or found and cached."""
-        return _cached(self._words, words, self._word_columns, self.max_words)
+        return _cached(self._words, words, self._words_columns, self.max_words)
 
     def batch(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any]:
         if words is None:

@@ -305,6 +305,135 @@ def char_wb_grams(word: str, low: int, high: int) -> list[str]:
     return grams
 
 
+# The hash table has at least twice as many slots as n-grams; a key not settled after two
+# probes is searched for in the sorted keys.
+_SPARE = 2
+_PROBES = 2
+
+
+def code_points(text: str) -> Any:
+    """The code points of a text as a uint32 array (a lone surrogate as itself)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+class PackedCharGrams:
+    """A char_wb vocabulary looked up as integers: many words' known columns in a few array
+    operations instead of a Python slice and dictionary lookup per n-gram.
+
+    Each character of the vocabulary is numbered from 1 (any other character gets one number
+    more than the last, which no n-gram holds); an n-gram is its characters' numbers side by
+    side, `bits` bits each, so that distinct n-grams have distinct keys. A word's n-grams are
+    all the windows of `low` to `high` characters inside " word ", as scikit-learn's char_wb
+    analyzer takes them when `low` <= 3 (a padded word is never shorter); a test holds the
+    columns to the analyzer's.
+    """
+
+    def __init__(self, vocabulary: dict[str, int], low: int, high: int) -> None:
+        alphabet = sorted(set("".join(vocabulary)))
+        self.low, self.high = low, high
+        self.bits = 63 // high
+        self.other = len(alphabet) + 1
+        if self.other >= 1 << self.bits or not 1 <= low <= 3:
+            raise ValueError("vocabulary cannot be packed")
+        # Indexed by code point: 4.4 MB at most, one array lookup per character of a batch.
+        self.table = np.full(0x110000, self.other, dtype=np.min_scalar_type(self.other))
+        self.table[[ord(char) for char in alphabet]] = np.arange(1, len(alphabet) + 1)
+        grams = list(vocabulary)
+        lengths = np.fromiter(map(len, grams), np.int64, len(grams))
+        if len(grams) and (lengths.min() < low or lengths.max() > high):
+            raise ValueError("vocabulary holds n-grams outside the range")
+        starts = np.zeros(len(grams), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=starts[1:])
+        numbers = self.table[code_points("".join(grams))].astype(np.int64)
+        place = np.arange(len(numbers), dtype=np.int64) - np.repeat(starts, lengths)
+        keys = (
+            np.add.reduceat(numbers << (self.bits * place), starts)
+            if len(grams)
+            else np.zeros(0, dtype=np.int64)
+        )
+        columns = np.fromiter(vocabulary.values(), np.int64, len(grams))
+        order = np.argsort(keys)
+        self.keys, self.columns_of_keys = keys[order], columns[order]
+        # An open-addressing hash table at most half full, probed linearly: a batch's n-grams
+        # are looked up a probe at a time for all of them (a binary search of every one costs
+        # twice as much, each step a cache miss).
+        size = 1 << max(4, (_SPARE * len(grams)).bit_length())
+        self.mask = size - 1
+        self.slot_keys = np.zeros(size, dtype=np.int64)  # 0: empty (every key is above 0)
+        self.slot_columns = np.full(size, -1, dtype=np.int32)
+        slots = self._slots(keys)
+        waiting = np.arange(len(keys), dtype=np.int64)
+        while len(waiting):
+            free = self.slot_keys[slots[waiting]] == 0
+            # Of the keys waiting for the same free slot, the first takes it.
+            _, first = np.unique(slots[waiting[free]], return_index=True)
+            placed = waiting[free][first]
+            self.slot_keys[slots[placed]] = keys[placed]
+            self.slot_columns[slots[placed]] = columns[placed]
+            waiting = np.setdiff1d(waiting, placed, assume_unique=True)
+            slots[waiting] = (slots[waiting] + 1) & self.mask
+
+    def _slots(self, keys: Any) -> Any:
+        # Fibonacci hashing: the key times 2^64 over the golden ratio, its top bits.
+        shift = 64 - self.mask.bit_length()
+        product = keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        return (product >> np.uint64(shift)).astype(np.int64)
+
+    def _lookup(self, keys: Any) -> Any:
+        """The column of each key, -1 for a key not in the vocabulary."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        slots = self._slots(keys)
+        waiting = np.arange(len(keys), dtype=np.int64)
+        for _ in range(_PROBES):
+            at = slots[waiting]
+            there = self.slot_keys[at]
+            hit = there == keys[waiting]
+            found[waiting[hit]] = self.slot_columns[at[hit]]
+            going_on = ~hit & (there != 0)
+            waiting = waiting[going_on]
+            if not len(waiting):
+                return found
+            slots[waiting] = (at[going_on] + 1) & self.mask
+        if not len(self.keys):
+            return found
+        # The few keys in a long run of full slots: a binary search each, rather than as many
+        # more rounds over the table as the longest run.
+        rest = keys[waiting]
+        at = np.minimum(np.searchsorted(self.keys, rest), len(self.keys) - 1)
+        hit = self.keys[at] == rest
+        found[waiting[hit]] = self.columns_of_keys[at[hit]]
+        return found
+
+    def columns(self, words: Sequence[str]) -> list[Any]:
+        """Each word's known columns (int64), an n-gram's as often as the word holds it, in the
+        order char_wb_grams gives them."""
+        if not words:
+            return []
+        padded = np.fromiter(map(len, words), np.int64, len(words)) + 2
+        numbers = self.table[code_points(" " + "  ".join(words) + " ")].astype(np.int64)
+        total = len(numbers)
+        owner = np.repeat(np.arange(len(words), dtype=np.int64), padded)
+        end = np.repeat(np.cumsum(padded), padded)  # where each position's padded word ends
+        keys: list[Any] = []
+        owners: list[Any] = []
+        key = numbers
+        for n in range(1, min(self.high, total) + 1):
+            if n > 1:
+                key = key[: total - n + 1] | (numbers[n - 1 :] << (self.bits * (n - 1)))
+            if n >= self.low:
+                inside = np.flatnonzero(np.arange(n, total + 1) <= end[: total - n + 1])
+                keys.append(key[inside])
+                owners.append(owner[inside])
+        columns = self._lookup(np.concatenate(keys))
+        known = columns >= 0
+        found_owner = np.concatenate(owners)[known]
+        order = np.argsort(found_owner, kind="stable")
+        columns = columns[known][order]
+        bounds = np.cumsum(np.bincount(found_owner, minlength=len(words))).tolist()
+        # Slices one by one: np.split costs a few µs a piece.
+        return [columns[a:b] for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
+
+
 def word_counts(encoded: Encoded, n_words: int) -> Any:
     """(documents x words) counts of encoded documents, repeats not yet summed."""
     indptr = np.concatenate(([0], np.cumsum(encoded.lengths)))

@@ -6,12 +6,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from moderation.classifier import build_pipeline
 from moderation.dataset import read_all, seed_files
 from moderation.features import document
-from moderation.ngrams import Encoded, NgramCounts
+from moderation.ngrams import Encoded, NgramCounts, PackedCharGrams
 from tests.conftest import ROOT
 
 ODD = ["", " \t\n ", "a", "ab", "I İ ß ﬁ Ünïcödé\u00a0x\u2003y", "x\x00y  z", "é" * 40]
@@ -113,3 +115,65 @@ def test_nothing_left_after_pruning_is_scikit_learns_error() -> None:
     counts.learn(counts.encode(["one two", "three four"]))
     with pytest.raises(ValueError, match="no terms remain"):
         counts.fit()
+
+
+def _analyzer_columns(vocabulary: dict[str, int], word: str, low: int, high: int) -> list[int]:
+    # Words come lowercased already (as scoring cuts them); the analyzer must not do it again.
+    analyzer = TfidfVectorizer(
+        analyzer="char_wb", ngram_range=(low, high), lowercase=False
+    ).build_analyzer()
+    return [vocabulary[gram] for gram in analyzer(word) if gram in vocabulary]
+
+
+@pytest.mark.parametrize(("low", "high"), [(2, 5), (1, 3), (3, 6)])
+def test_packed_char_grams_find_the_analyzers_columns(docs: list[str], low: int, high: int) -> None:
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(low, high), min_df=2)
+    vocabulary = vectorizer.fit(docs).vocabulary_
+    packed = PackedCharGrams(vocabulary, low, high)
+    words = list(dict.fromkeys(" ".join(docs).lower().split()))
+    # Unseen characters (astral, a lone surrogate), one letter, and a word longer than a
+    # window of the largest n, beside every word of the corpus.
+    words += ["😀x😀", "\ud800é", "a", "z" * 300, "x\x00y", "ǆungla", "ﬁn"]
+    found = packed.columns(words)
+    assert len(found) == len(words)
+    for word, columns in zip(words, found, strict=True):
+        assert columns.dtype == np.int64
+        assert columns.tolist() == _analyzer_columns(vocabulary, word, low, high), word
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(codec=None), min_size=1, max_size=12).filter(
+            lambda word: not any(char.isspace() for char in word)
+        ),
+        max_size=40,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_packed_char_grams_hold_for_any_words(words: list[str]) -> None:
+    vocabulary = _PACKED_VOCABULARY
+    found = PackedCharGrams(vocabulary, 2, 5).columns(words)
+    assert [c.tolist() for c in found] == [
+        _analyzer_columns(vocabulary, word, 2, 5) for word in words
+    ]
+
+
+# n-grams of a few alphabets, short words included, so that random words hit some of them.
+_PACKED_VOCABULARY = {
+    gram: number
+    for number, gram in enumerate(
+        dict.fromkeys(
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5))
+            .fit(["a ab abc abcd é éa 😀 😀a x\x00 \ud800a ǅ ß ss aé"])
+            .vocabulary_
+        )
+    )
+}
+
+
+def test_an_alphabet_too_large_to_pack_is_refused() -> None:
+    # 12 bits a character for 5-grams: at most 4,094 distinct characters.
+    vocabulary = {chr(0x4E00 + i) + " ": i for i in range(5000)}
+    with pytest.raises(ValueError, match="cannot be packed"):
+        PackedCharGrams(vocabulary, 2, 5)
+    assert PackedCharGrams(vocabulary, 2, 3).columns([chr(0x4E00)])[0].tolist() == [0]
