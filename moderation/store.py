@@ -9,7 +9,6 @@ import re
 import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ from moderation.domain import (
     Verdict,
 )
 from moderation.erasure import address_key, email_keys, erase_address
+from moderation.ids import time_ordered_id
 from moderation.links import link_domains
 from moderation.policy import SitePolicy
 from moderation.publishing import StoredComment
@@ -472,7 +472,7 @@ def _judged(item: PendingCheck, digest: str, facts: Facts) -> tuple[StoredCheck,
     """The decision on a comment given its facts: as answered, and as its row to insert."""
     site, comment, now = item.site, item.comment, item.now
     decision = item.decide(facts)
-    comment_id = str(uuid.uuid4())
+    comment_id = time_ordered_id(now)
     status = STATUS_OF_VERDICT[decision.verdict]
     row = {
         "id": comment_id,
@@ -1083,7 +1083,7 @@ class Store:
             if comment.content.strip():
                 conn.execute(
                     insert(labelled_samples).values(
-                        id=str(uuid.uuid4()),
+                        id=time_ordered_id(now),
                         site_id=site.id,
                         label=label.value,
                         label_source=source,
