@@ -335,23 +335,31 @@ class PackedCharGrams:
         self.other = len(alphabet) + 1
         if self.other >= 1 << self.bits or not 1 <= low <= 3:
             raise ValueError("vocabulary cannot be packed")
-        # Indexed by code point: 4.4 MB at most, one array lookup per character of a batch.
-        self.table = np.full(0x110000, self.other, dtype=np.min_scalar_type(self.other))
-        self.table[[ord(char) for char in alphabet]] = np.arange(1, len(alphabet) + 1)
+        # Characters of the Basic Multilingual Plane by code point (512 kB); the few others
+        # (emoji) by a binary search.
+        self.bmp = np.full(0x10000, self.other, dtype=np.int64)
+        points = np.array([ord(char) for char in alphabet], dtype=np.int64)
+        numbers = np.arange(1, len(alphabet) + 1, dtype=np.int64)
+        plain = points < 0x10000
+        self.bmp[points[plain]] = numbers[plain]
+        self.astral, self.astral_numbers = points[~plain], numbers[~plain]
         grams = list(vocabulary)
         lengths = np.fromiter(map(len, grams), np.int64, len(grams))
         if len(grams) and (lengths.min() < low or lengths.max() > high):
             raise ValueError("vocabulary holds n-grams outside the range")
-        starts = np.zeros(len(grams), dtype=np.int64)
-        np.cumsum(lengths[:-1], out=starts[1:])
-        numbers = self.table[code_points("".join(grams))].astype(np.int64)
-        place = np.arange(len(numbers), dtype=np.int64) - np.repeat(starts, lengths)
-        keys = (
-            np.add.reduceat(numbers << (self.bits * place), starts)
-            if len(grams)
-            else np.zeros(0, dtype=np.int64)
-        )
-        columns = np.fromiter(vocabulary.values(), np.int64, len(grams))
+        # The n-grams of each length as rows of an array, a length at a time: no array as long
+        # as all their characters together, whose memory the process would go on holding.
+        keys = np.zeros(len(grams), dtype=np.int64)
+        for n in range(low, high + 1):
+            of_length = lengths == n
+            if not of_length.any():
+                continue
+            chars = self._numbers("".join(compress(grams, of_length.tolist()))).reshape(-1, n)
+            key = chars[:, 0].copy()
+            for place in range(1, n):
+                key |= chars[:, place] << (self.bits * place)
+            keys[of_length] = key
+        columns = np.fromiter(vocabulary.values(), np.int32, len(grams))
         order = np.argsort(keys)
         self.keys, self.columns_of_keys = keys[order], columns[order]
         # An open-addressing hash table at most half full, probed linearly: a batch's n-grams
@@ -372,6 +380,21 @@ class PackedCharGrams:
             self.slot_columns[slots[placed]] = columns[placed]
             waiting = np.setdiff1d(waiting, placed, assume_unique=True)
             slots[waiting] = (slots[waiting] + 1) & self.mask
+
+    def _numbers(self, text: str) -> Any:
+        """Each character's number (int64), `other` for one outside the vocabulary."""
+        points = code_points(text)
+        if not len(points) or points.max() < 0x10000:
+            return self.bmp[points]
+        numbers = self.bmp[np.minimum(points, 0xFFFF)]
+        astral = np.flatnonzero(points >= 0x10000)
+        numbers[astral] = self.other
+        if len(self.astral):
+            wanted = points[astral]
+            at = np.minimum(np.searchsorted(self.astral, wanted), len(self.astral) - 1)
+            known = self.astral[at] == wanted
+            numbers[astral[known]] = self.astral_numbers[at[known]]
+        return numbers
 
     def _slots(self, keys: Any) -> Any:
         # Fibonacci hashing: the key times 2^64 over the golden ratio, its top bits.
@@ -410,7 +433,7 @@ class PackedCharGrams:
         if not words:
             return []
         padded = np.fromiter(map(len, words), np.int64, len(words)) + 2
-        numbers = self.table[code_points(" " + "  ".join(words) + " ")].astype(np.int64)
+        numbers = self._numbers(" " + "  ".join(words) + " ")
         total = len(numbers)
         owner = np.repeat(np.arange(len(words), dtype=np.int64), padded)
         end = np.repeat(np.cumsum(padded), padded)  # where each position's padded word ends
