@@ -2,7 +2,9 @@
 
 Both are served the same way (uvicorn, uvloop, httptools, same worker count) and loaded the same
 way (wrk on loopback, keep-alive, each request a different comment) in the same run: first at
-full speed (the peak), then paced at half of each one's own peak (the latency there).
+full speed (the peak), then paced at half of each one's own peak (the latency there). Each run
+also reports the CPU time the server spent per answered request: in its serving processes
+(`worker`) and in their writer processes (`writer`), which shows where a check's cost lies.
 
     python bench/check_endpoint.py [--workers 1] [--seconds 10] [--connections 32] [--database URL]
 
@@ -19,6 +21,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +90,37 @@ def analyze(url: str) -> None:
     engine.dispose()
 
 
+def _cpu_ticks(pid: int) -> dict[str, int]:
+    """CPU time (clock ticks) of a process and all its descendants, by role: `worker` for the
+    serving processes, `writer` for the writer processes (spawned by multiprocessing)."""
+    totals = {"worker": 0, "writer": 0}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{current}/cmdline").read_bytes()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # gone meanwhile, or not Linux
+            continue
+        role = "writer" if b"multiprocessing" in command else "worker"
+        totals[role] += int(stat[11]) + int(stat[12])  # utime, stime
+        pending.extend(int(child) for child in children)
+    return totals
+
+
+def measured(pid: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """`run()`'s figures, with the CPU time the server's processes spent per answered request
+    (µs, by role) while it ran."""
+    before = _cpu_ticks(pid)
+    figures = run()
+    after = _cpu_ticks(pid)
+    per_request = 1e6 / os.sysconf("SC_CLK_TCK") / max(figures["requests"], 1.0)
+    return figures | {
+        f"cpu_{role}_us": (after[role] - ticks) * per_request for role, ticks in before.items()
+    }
+
+
 def run_wrk(url: str, key: str, seconds: int, connections: int, script: Path) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency",
@@ -102,10 +137,12 @@ def run_wrk(url: str, key: str, seconds: int, connections: int, script: Path) ->
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {
-        "rps": rps, "p50_ms": ms("50%"), "p90_ms": ms("90%"), "p99_ms": ms("99%"),
+        "rps": rps, "requests": requests,
+        "p50_ms": ms("50%"), "p90_ms": ms("90%"), "p99_ms": ms("99%"),
         "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
         "socket_errors": 1.0 if errors else 0.0,
     }  # fmt: skip
@@ -151,9 +188,13 @@ def main() -> None:
             run_wrk(base, key, 2, args.connections, script)  # warm-up
             if name == "check" and url.startswith("postgresql"):
                 analyze(url)
-            results[name] = run_wrk(base, key, args.seconds, args.connections, script)
+            results[name] = measured(
+                proc.pid, partial(run_wrk, base, key, args.seconds, args.connections, script)
+            )
             half, target = paced_script(tmp, results[name]["rps"] / 2)
-            paced[name] = run_wrk(base, key, args.seconds, PACED_CONNECTIONS, half)
+            paced[name] = measured(
+                proc.pid, partial(run_wrk, base, key, args.seconds, PACED_CONNECTIONS, half)
+            )
             paced[name]["target"] = target
         finally:
             proc.terminate()
@@ -162,16 +203,21 @@ def main() -> None:
     db = "postgresql" if url.startswith("postgresql") else "sqlite"
     print(f"database {db}, {args.workers} worker(s), {args.connections} connections, "
           f"{args.seconds} s per run")  # fmt: skip
-    print(f"{'endpoint':<8} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    # CPU: the server's processes' CPU time per answered request, µs (workers, writers).
+    print(f"{'endpoint':<8} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
+          f"{'CPU worker':>11} {'CPU writer':>11}")  # fmt: skip
     for name, r in results.items():
         print(f"{name:<8} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p90_ms']:>8.2f} "
-              f"{r['p99_ms']:>8.2f} {r['non_2xx']:>8.0f}")  # fmt: skip
+              f"{r['p99_ms']:>8.2f} {r['non_2xx']:>8.0f} {r['cpu_worker_us']:>8.0f} µs "
+              f"{r['cpu_writer_us']:>8.0f} µs")  # fmt: skip
     print(f"check / bare throughput: {ratio:.1%}")
     print(f"paced at half of each one's peak, {PACED_CONNECTIONS} connections:")
-    print(f"{'endpoint':<8} {'target/s':>9} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
+    print(f"{'endpoint':<8} {'target/s':>9} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+          f"{'CPU worker':>11} {'CPU writer':>11}")  # fmt: skip
     for name, r in paced.items():
         print(f"{name:<8} {r['target']:>9.0f} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} "
-              f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f}")  # fmt: skip
+              f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['cpu_worker_us']:>8.0f} µs "
+              f"{r['cpu_writer_us']:>8.0f} µs")  # fmt: skip
     print(json.dumps({"database": db, "workers": args.workers, "ratio": ratio, **{
         f"{n}_{k}": v for n, r in results.items() for k, v in r.items()}, **{
         f"{n}_half_{k}": v for n, r in paced.items() for k, v in r.items()}}))  # fmt: skip

@@ -1,0 +1,49 @@
+"""The check benchmark's CPU accounting: a server's processes and their writers, per request."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.check_endpoint import measured
+
+# A parent that burns CPU beside a multiprocessing child (as a worker beside its writer).
+_BUSY = """
+import multiprocessing, time
+
+def burn(seconds, then_wait=0.0):
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+    time.sleep(then_wait)  # alive when the benchmark reads its CPU time
+
+if __name__ == "__main__":
+    child = multiprocessing.get_context("spawn").Process(target=burn, args=(0.6, 30))
+    child.start()
+    burn(0.3, 30)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_cpu_is_counted_per_request_for_the_server_and_its_writers(tmp_path: Path) -> None:
+    script = tmp_path / "busy.py"
+    script.write_text(_BUSY)
+    server = subprocess.Popen([sys.executable, str(script)])
+    try:
+
+        def run() -> dict[str, float]:
+            time.sleep(4)  # the parent's and the child's work are done by then
+            return {"requests": 100.0}
+
+        figures = measured(server.pid, run)
+    finally:
+        server.kill()
+        server.wait()
+    # 0.3 s and 0.6 s of CPU over 100 requests, imports and start-up included.
+    assert 2_500 <= figures["cpu_worker_us"] <= 20_000
+    assert 5_500 <= figures["cpu_writer_us"] <= 20_000
+    assert figures["requests"] == 100.0
