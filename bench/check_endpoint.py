@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procfs import cpu_seconds, tree  # noqa: E402
 from moderation.store import Store, make_engine, migrate  # noqa: E402
 from tests.servers import free_port, wait_ready  # noqa: E402
 
@@ -90,34 +91,29 @@ def analyze(url: str) -> None:
     engine.dispose()
 
 
-def _cpu_ticks(pid: int) -> dict[str, int]:
-    """CPU time (clock ticks) of a process and all its descendants, by role: `worker` for the
-    serving processes, `writer` for the writer processes (spawned by multiprocessing)."""
-    totals = {"worker": 0, "writer": 0}
-    pending = [pid]
-    while pending:
-        current = pending.pop()
+def _cpu_by_role(pid: int) -> dict[str, float]:
+    """CPU seconds of a process and all its descendants, by role: `worker` for the serving
+    processes, `writer` for the writer processes (spawned by multiprocessing)."""
+    totals = {"worker": 0.0, "writer": 0.0}
+    for member in tree(pid):
         try:
-            stat = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            command = Path(f"/proc/{current}/cmdline").read_bytes()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:  # gone meanwhile, or not Linux
+            command = Path(f"/proc/{member}/cmdline").read_bytes()
+            used = cpu_seconds(member)
+        except OSError:  # gone meanwhile
             continue
-        role = "writer" if b"multiprocessing" in command else "worker"
-        totals[role] += int(stat[11]) + int(stat[12])  # utime, stime
-        pending.extend(int(child) for child in children)
+        totals["writer" if b"multiprocessing" in command else "worker"] += used
     return totals
 
 
 def measured(pid: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
     """`run()`'s figures, with the CPU time the server's processes spent per answered request
     (µs, by role) while it ran."""
-    before = _cpu_ticks(pid)
+    before = _cpu_by_role(pid)
     figures = run()
-    after = _cpu_ticks(pid)
-    per_request = 1e6 / os.sysconf("SC_CLK_TCK") / max(figures["requests"], 1.0)
+    after = _cpu_by_role(pid)
+    per_request = 1e6 / max(figures["requests"], 1.0)
     return figures | {
-        f"cpu_{role}_us": (after[role] - ticks) * per_request for role, ticks in before.items()
+        f"cpu_{role}_us": (after[role] - used) * per_request for role, used in before.items()
     }
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.procfs import cpu_seconds  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 KEY = re.compile(r"\b(mod_[A-Za-z0-9_-]{40,})\b")
@@ -101,12 +102,6 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _cpu_seconds(pid: int) -> float:
-    # utime and stime, the 14th and 15th fields, after the parenthesised command name.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def start_once(
     data_dir: Path, *, key: str | None, timeout: float, pycache: Path | None = None
 ) -> tuple[Start, str]:
@@ -156,7 +151,7 @@ def start_once(
         seconds = time.perf_counter() - started
         pids = _listening_pids(port) or {process.pid}
         rss = max(_rss_mb(pid) for pid in pids)
-        cpu = sum(_cpu_seconds(pid) for pid in pids | {process.pid})
+        cpu = sum(cpu_seconds(pid) for pid in pids | {process.pid})
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.make_corpus import generate, write  # noqa: E402
+from bench.procfs import tree  # noqa: E402
 from moderation.dataset import read_all, seed_files  # noqa: E402
 
 TARGET_SECONDS = 300
@@ -30,33 +31,16 @@ TARGET_BYTES = 4 * 2**30
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _children() -> dict[int, list[int]]:
-    found: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            found.setdefault(parent, []).append(int(entry))
-    return found
-
-
 def tree_rss(pid: int) -> tuple[int, int]:
     """Resident bytes of `pid` and its descendants together, and of `pid` alone."""
-    children = _children()
     total = alone = 0
-    stack = [pid]
-    while stack:
-        current = stack.pop()
+    for current in tree(pid):
         try:
             rss = int(Path(f"/proc/{current}/statm").read_text().split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             rss = 0
         total += rss
         alone = rss if current == pid else alone
-        stack.extend(children.get(current, []))
     return total, alone
 
 

@@ -1,0 +1,39 @@
+"""What Linux's /proc tells of a process tree: its members and their CPU time."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _children() -> dict[int, list[int]]:
+    """Every process's children, by parent id (from each process's own stat line)."""
+    found: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            found.setdefault(parent, []).append(int(entry))
+    return found
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and all its descendants, `pid` first."""
+    children = _children()
+    members: list[int] = []
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        members.append(current)
+        stack.extend(children.get(current, []))
+    return members
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time `pid` has used, user and system (OSError once it is gone)."""
+    # utime and stime, the 14th and 15th fields, after the parenthesised command name.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
