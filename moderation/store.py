@@ -225,13 +225,12 @@ def _ping_when_idle(engine: Engine, after: float) -> None:
     """
     dbapi_error = engine.dialect.loaded_dbapi.Error
 
-    @event.listens_for(engine, "connect")
-    def _connected(_dbapi_conn: Any, record: Any) -> None:
+    def _idle_from_now(_dbapi_conn: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
 
-    @event.listens_for(engine, "checkin")
-    def _given_back(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
+    # A new connection and one given back are idle from now on.
+    event.listen(engine, "connect", _idle_from_now)
+    event.listen(engine, "checkin", _idle_from_now)
 
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
