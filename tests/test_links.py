@@ -193,6 +193,8 @@ def test_host_inside_a_url_is_not_a_second_link() -> None:
         ('<a href="//cdn.a.com/x">x</a>', "//cdn.a.com/x", "cdn.a.com"),
         # The markup says it is a link: no scheme and an unknown TLD are fine.
         ('<a href="shop.brandnew/deal">x</a>', "shop.brandnew/deal", "shop.brandnew"),
+        ("<a href='shop.brandnew/deal'>x</a>", "shop.brandnew/deal", "shop.brandnew"),
+        ("<a href = shop.brandnew/deal>x</a>", "shop.brandnew/deal", "shop.brandnew"),
         ('<a href="http://a.com/?x=1&amp;y=2">x</a>', "http://a.com/?x=1&y=2", "a.com"),
         ('<a href="&#104;ttp://a.com/">x</a>', "http://a.com/", "a.com"),
         ("&lt;a href=&quot;http://a.com/&quot;&gt;x&lt;/a&gt;", "http://a.com/", "a.com"),
@@ -282,6 +284,13 @@ def test_obfuscated_dots(text: str) -> None:
 
 def test_spelled_out_domain_in_title_case() -> None:
     assert extract_links("Visit Example Dot Com") == [Link("Example.com", "example.com")]
+
+
+def test_spaced_dots_take_any_tld_and_one_sided_ones_a_short_list() -> None:
+    # .dev is a TLD but also a word: only the unambiguous " . " may end on it.
+    assert domains("see example . dev for more") == ["example.dev"]
+    assert domains("see example. dev for more") == []
+    assert domains("see example dot dev for more") == []
 
 
 def test_spelled_out_multi_label_domain() -> None:
