@@ -27,8 +27,9 @@ class TextInput:
     author_url: str = ""
 
 
-# The same few domains come back in comment after comment.
-@lru_cache(maxsize=4096)
+# The same few domains come back in comment after comment. A host can be kilobytes long:
+# the cache stays small.
+@lru_cache(maxsize=1024)
 def _slug(value: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", value.lower()).strip("_")
 
