@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from operator import is_
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
 
 from moderation.domain import Evidence, Score
 from moderation.features import TextInput, document
@@ -44,6 +41,12 @@ _SPACELESS_TOKENS = frozenset({_WORD_TOKENS, r"(?u)\b\w\w+\b"})
 # Longer words are counted but not kept: a flood of long unseen ones would otherwise hold up
 # to max_words of them, tens of kilobytes each.
 _CACHED_CHARS = 64
+# The version of `SpamClassifier.scorer_state`'s layout.
+SCORER_STATE_FORMAT = 1
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
 
 
 def build_pipeline(*, calibration_folds: int = 5) -> Pipeline:
@@ -52,6 +55,12 @@ def build_pipeline(*, calibration_folds: int = 5) -> Pipeline:
     Character n-grams within word boundaries carry French and English alike (and survive the
     misspellings spammers use to dodge word lists); word uni- and bigrams carry phrases.
     """
+    # Imported here: scoring needs none of scikit-learn, whose import is most of a cold start.
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
     features = FeatureUnion(
         [
             (
@@ -154,14 +163,16 @@ class _Columns:
     # Whether the part reads a batch's `_Words`, lowercased (True) or as they are (False).
     words_lowercase: bool | None = None
 
-    def __init__(self, vectorizer: TfidfVectorizer) -> None:
-        self.analyzer = vectorizer.build_analyzer()
+    def __init__(self, vectorizer: TfidfVectorizer | FittedVectorizer) -> None:
+        self.vectorizer = vectorizer
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self._analyzer: Callable[[str], list[str]] | None = None
 
     def terms(self, doc: str) -> list[str]:
         """The terms (n-grams) of one document, as the vectorizer's analyzer finds them."""
-        found: list[str] = self.analyzer(doc)
-        return found
+        if self._analyzer is None:  # built when first needed: the parts below seldom need it
+            self._analyzer = self.vectorizer.build_analyzer()
+        return self._analyzer(doc)
 
     def batch(self, docs: Sequence[str], words: _Words | None = None) -> tuple[Any, Any]:
         """Every known column occurrence of `docs`: (document number, column), repeats kept;
@@ -199,12 +210,14 @@ class _WordColumns(_Columns):
     numbers kept as `_CharWbColumns` keeps its columns (a test holds it to `terms`).
     """
 
-    def __init__(self, vectorizer: TfidfVectorizer, *, max_words: int = 100_000) -> None:
+    def __init__(
+        self, vectorizer: TfidfVectorizer | FittedVectorizer, *, max_words: int = 100_000
+    ) -> None:
         super().__init__(vectorizer)
         self.tokens = re.compile(vectorizer.token_pattern).findall
         self.max_words = max_words
         self._words: dict[str, tuple[int, ...]] = {}
-        self.low, self.high = vectorizer.ngram_range
+        self.low, self.high = (int(n) for n in vectorizer.ngram_range)
         self.lowercase = bool(vectorizer.lowercase)
 
         # Uni- and bigrams by number: each token of a known term numbered, a bigram's column
@@ -282,9 +295,11 @@ class _CharWbColumns(_Columns):
     of slicing and looking up every n-gram. A test holds this to scikit-learn's analyzer.
     """
 
-    def __init__(self, vectorizer: TfidfVectorizer, *, max_words: int = 100_000) -> None:
+    def __init__(
+        self, vectorizer: TfidfVectorizer | FittedVectorizer, *, max_words: int = 100_000
+    ) -> None:
         super().__init__(vectorizer)
-        self.low, self.high = vectorizer.ngram_range
+        self.low, self.high = (int(n) for n in vectorizer.ngram_range)
         self.lowercase = bool(vectorizer.lowercase)
         self.words_lowercase = self.lowercase
         self.max_words = max_words
@@ -345,7 +360,9 @@ class _CharWbColumns(_Columns):
         return rows, counts.indices.astype(np.int64), counts.data
 
 
-def _columns_for(vectorizer: TfidfVectorizer) -> _Columns:
+def _columns_class(vectorizer: TfidfVectorizer | FittedVectorizer) -> type[_Columns]:
+    """The columns that score a vectorizer's part: ours for the plain analyzers, scikit-learn's
+    analyzer (`_Columns`) for any other."""
     plain_char_wb = (
         vectorizer.analyzer == "char_wb"
         and vectorizer.preprocessor is None
@@ -353,7 +370,7 @@ def _columns_for(vectorizer: TfidfVectorizer) -> _Columns:
         and vectorizer.ngram_range[0] <= 3  # a padded word is never shorter than the range
     )
     if plain_char_wb:
-        return _CharWbColumns(vectorizer)
+        return _CharWbColumns
     plain_words = (
         vectorizer.analyzer == "word"
         and vectorizer.preprocessor is None
@@ -361,7 +378,11 @@ def _columns_for(vectorizer: TfidfVectorizer) -> _Columns:
         and vectorizer.strip_accents is None
         and vectorizer.stop_words is None
     )
-    return _WordColumns(vectorizer) if plain_words else _Columns(vectorizer)
+    return _WordColumns if plain_words else _Columns
+
+
+def _columns_for(vectorizer: TfidfVectorizer | FittedVectorizer) -> _Columns:
+    return _columns_class(vectorizer)(vectorizer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +396,101 @@ class _Part:
     sublinear_tf: bool
 
 
+@dataclass(frozen=True, slots=True)
+class FittedVectorizer:
+    """What scoring reads of a fitted TfidfVectorizer, as plain data: a model's scorer state
+    gives it without scikit-learn. Only the analyzers the lean columns implement themselves
+    (`char_wb`, and `word` with no tokenizer, preprocessor or stop words) are ever made so."""
+
+    analyzer: str
+    ngram_range: tuple[int, int]
+    lowercase: bool
+    token_pattern: str
+    sublinear_tf: bool
+    vocabulary_: dict[str, int]
+    idf_: Any
+    # As a plain vectorizer has them; `_columns_for` checks them.
+    preprocessor: None = None
+    strip_accents: None = None
+    tokenizer: None = None
+    stop_words: None = None
+
+    def build_analyzer(self) -> Callable[[str], list[str]]:
+        raise NotImplementedError("a model's scorer state keeps no scikit-learn analyzer")
+
+
+def _state_array(value: Any) -> Any:
+    if not isinstance(value, bytes):
+        raise ValueError("an array of the scorer state is not bytes")
+    return np.frombuffer(value, dtype="<f8")
+
+
+@dataclass(frozen=True, slots=True)
+class _Fitted:
+    """The fitted numbers a `_LeanScorer` computes with, from a pipeline or a scorer state."""
+
+    vectorizers: Sequence[TfidfVectorizer | FittedVectorizer]
+    coef: Any
+    intercept: float
+    a: float
+    b: float
+
+    @classmethod
+    def of_pipeline(cls, pipeline: Pipeline) -> _Fitted:
+        """From a fitted pipeline of `build_pipeline`'s shape; ValueError for another."""
+        try:
+            calibrated = pipeline.named_steps["classifier"].calibrated_classifiers_[0]
+            calibrator = calibrated.calibrators[0]
+            return cls(
+                vectorizers=[v for _, v in pipeline.named_steps["features"].transformer_list],
+                coef=np.asarray(calibrated.estimator.coef_, dtype=np.float64).ravel(),
+                intercept=float(np.asarray(calibrated.estimator.intercept_).ravel()[0]),
+                a=float(calibrator.a_),
+                b=float(calibrator.b_),
+            )
+        except (AttributeError, KeyError, IndexError) as exc:
+            raise ValueError(f"not a fitted pipeline of build_pipeline's shape: {exc!r}") from exc
+
+    @classmethod
+    def of_state(cls, state: Mapping[str, Any]) -> _Fitted:
+        """From `SpamClassifier.scorer_state`'s plain data; ValueError if it is not that."""
+        try:
+            if state["format"] != SCORER_STATE_FORMAT:
+                raise ValueError(f"scorer state format {state['format']!r} is not supported")
+            vectorizers = []
+            for part in state["parts"]:
+                terms = part["terms"]
+                if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+                    raise ValueError("a part's terms are not a list of strings")
+                low, high = part["ngram_range"]
+                vectorizer = FittedVectorizer(
+                    analyzer=str(part["analyzer"]),
+                    ngram_range=(int(low), int(high)),
+                    lowercase=bool(part["lowercase"]),
+                    token_pattern=str(part["token_pattern"]),
+                    sublinear_tf=bool(part["sublinear_tf"]),
+                    vocabulary_=dict(zip(terms, range(len(terms)), strict=True)),
+                    idf_=_state_array(part["idf"]),
+                )
+                if len(vectorizer.vocabulary_) != len(terms) or len(vectorizer.idf_) != len(terms):
+                    raise ValueError("a part's terms and weights do not match")
+                if _columns_class(vectorizer) is _Columns:
+                    raise ValueError(f"analyzer {vectorizer.analyzer!r} needs scikit-learn")
+                vectorizers.append(vectorizer)
+            fitted = cls(
+                vectorizers=vectorizers,
+                coef=_state_array(state["coef"]),
+                intercept=float(state["intercept"]),
+                a=float(state["a"]),
+                b=float(state["b"]),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a scorer state: {exc!r}") from exc
+        if len(fitted.coef) != sum(len(v.vocabulary_) for v in vectorizers):
+            raise ValueError("the scorer state's weights do not match its terms")
+        return fitted
+
+
 class _LeanScorer:
     """The fitted pipeline's arithmetic without scikit-learn's per-call validation.
 
@@ -383,19 +499,16 @@ class _LeanScorer:
     holds the two paths to the same probabilities.
     """
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        union = pipeline.named_steps["features"]
-        calibrated = pipeline.named_steps["classifier"].calibrated_classifiers_[0]
-        coef = np.asarray(calibrated.estimator.coef_, dtype=np.float64).ravel()
-        self.intercept = float(np.asarray(calibrated.estimator.intercept_).ravel()[0])
-        calibrator = calibrated.calibrators[0]
-        self.a = float(calibrator.a_)
-        self.b = float(calibrator.b_)
+    def __init__(self, fitted: _Fitted) -> None:
+        coef = fitted.coef
+        self.intercept = fitted.intercept
+        self.a = fitted.a
+        self.b = fitted.b
         self.parts: list[_Part] = []
         # Every part's terms in one array, indexed by column across the parts.
         self.names = np.empty(len(coef), dtype=object)
         offset = 0
-        for _, vectorizer in union.transformer_list:
+        for vectorizer in fitted.vectorizers:
             vocabulary: dict[str, int] = vectorizer.vocabulary_
             size = len(vocabulary)
             for term, index in vocabulary.items():
@@ -532,16 +645,86 @@ def _group_maxima(n: int, rows: Any, magnitude: Any) -> Any:
 
 
 class SpamClassifier:
-    """A trained pipeline with the means to explain its scores."""
+    """A trained pipeline with the means to explain its scores.
+
+    Made from the pipeline itself, or from its scorer state (`scorer_state`, which a saved
+    model keeps beside it) and a way to load the pipeline: scoring then needs no scikit-learn,
+    and the pipeline is loaded only when something asks for it (evaluation, saving).
+    """
 
     def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
+        self._pipeline: Pipeline | None = pipeline
+        self._load_pipeline: Callable[[], Pipeline] | None = None
+        self._fitted: _Fitted | None = None
         self._lean: _LeanScorer | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_state(
+        cls, state: Mapping[str, Any], load_pipeline: Callable[[], Pipeline]
+    ) -> SpamClassifier:
+        """A classifier that scores from `state` and loads its pipeline only when asked for;
+        ValueError if `state` is not a scorer state."""
+        classifier = cls.__new__(cls)
+        classifier._pipeline = None
+        classifier._load_pipeline = load_pipeline
+        classifier._fitted = _Fitted.of_state(state)
+        classifier._lean = None
+        classifier._lock = threading.Lock()
+        return classifier
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The scikit-learn pipeline (loaded now if it was not)."""
+        if self._pipeline is None:
+            with self._lock:
+                if self._pipeline is None:
+                    assert self._load_pipeline is not None
+                    self._pipeline = self._load_pipeline()
+        return self._pipeline
 
     def _scorer(self) -> _LeanScorer:
         if self._lean is None:
-            self._lean = _LeanScorer(self.pipeline)
+            fitted = self._fitted or _Fitted.of_pipeline(self.pipeline)
+            self._lean = _LeanScorer(fitted)
         return self._lean
+
+    def scorer_state(self) -> dict[str, Any] | None:
+        """What scoring needs, as plain data (str, int, float, bool, bytes, lists and dicts):
+        each part's settings, terms in column order and inverse document frequencies, then
+        the weights, intercept and calibration. None when a part's analyzer is scikit-learn's
+        own, which only the pipeline holds, or when the pipeline is not `build_pipeline`'s."""
+        try:
+            fitted = self._fitted or _Fitted.of_pipeline(self.pipeline)
+        except ValueError:
+            return None
+        if any(_columns_class(v) is _Columns for v in fitted.vectorizers):
+            return None
+        parts: list[dict[str, Any]] = []
+        for vectorizer in fitted.vectorizers:
+            terms = [""] * len(vectorizer.vocabulary_)
+            for term, column in vectorizer.vocabulary_.items():
+                terms[column] = term
+            low, high = vectorizer.ngram_range
+            parts.append(
+                {
+                    "analyzer": str(vectorizer.analyzer),
+                    "ngram_range": [int(low), int(high)],
+                    "lowercase": bool(vectorizer.lowercase),
+                    "token_pattern": str(vectorizer.token_pattern),
+                    "sublinear_tf": bool(vectorizer.sublinear_tf),
+                    "terms": terms,
+                    "idf": np.ascontiguousarray(vectorizer.idf_, dtype="<f8").tobytes(),
+                }
+            )
+        return {
+            "format": SCORER_STATE_FORMAT,
+            "parts": parts,
+            "coef": np.ascontiguousarray(fitted.coef, dtype="<f8").tobytes(),
+            "intercept": fitted.intercept,
+            "a": fitted.a,
+            "b": fitted.b,
+        }
 
     def spam_probabilities(self, items: Sequence[TextInput]) -> Any:
         """The calibrated spam probability of each item, through the pipeline itself."""

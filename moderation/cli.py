@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -14,7 +15,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from itertools import chain, islice
 from pathlib import Path
-from typing import Annotated, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import typer
 
@@ -24,10 +26,7 @@ from moderation import (
     cli_ops,
     dataset,
     publishing,
-    report,
     store_training,
-    training,
-    training_stream,
 )
 from moderation.app import (
     announce_key,
@@ -44,6 +43,32 @@ from moderation.policy import PolicyError, SitePolicy
 from moderation.rules import Facts
 from moderation.settings import Settings
 from moderation.store import StoreError
+
+
+def _lazy_module(name: str) -> ModuleType:
+    """`name`, imported when one of its attributes is first read (importlib's LazyLoader);
+    the module itself if it is imported already."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None
+    assert spec.loader is not None
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from moderation import report, training, training_stream
+else:
+    # Training and its reports import scikit-learn, a second or more of a start; `serve` and
+    # `score` never need it, so these load when a command first uses them.
+    report, training, training_stream = map(
+        _lazy_module, ("moderation.report", "moderation.training", "moderation.training_stream")
+    )
 
 app = typer.Typer(
     help="Comment moderation and spam filtering for blogs.",
@@ -332,7 +357,8 @@ class TrainingMethod(StrEnum):
     STREAMING = "streaming"
 
 
-_Trained = tuple[dict[str, Any], training.Comparison | None, bool]  # metadata, comparison, refused
+# metadata, comparison, refused (a string: evaluated, it would import training at once)
+_Trained: TypeAlias = "tuple[dict[str, Any], training.Comparison | None, bool]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,7 +522,7 @@ def train(
         typer.Option(
             help="exact: every example in memory, k-fold cross-validation, liblinear; "
             "streaming: one pass and SGD, validated on a held-out 5% (for large corpora); "
-            f"auto: streaming from {training_stream.STREAMING_FROM:,} examples."
+            f"auto: streaming from {dataset.STREAMING_FROM:,} examples."
         ),
     ] = TrainingMethod.AUTO,
     promote: Annotated[

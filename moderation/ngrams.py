@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from numbers import Integral
 from operator import is_
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+if TYPE_CHECKING:  # scoring imports this module, and needs none of scikit-learn
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 ONE_WORD = 1 << 32  # a word bigram's key: its first token's number times this, plus the second's
 
@@ -236,7 +238,7 @@ class NgramCounts:
             )
         column = np.full(size, -1, dtype=np.int64)
         column[kept] = np.arange(len(kept))
-        fitted = TfidfVectorizer(**v.get_params())
+        fitted = type(v)(**v.get_params())
         fitted.vocabulary_ = {names[i]: int(c) for c, i in enumerate(kept.tolist())}
         dtype = np.dtype(v.dtype) if np.dtype(v.dtype) in (np.float32, np.float64) else np.float64
         idf = np.full(len(kept), n_doc + 1, dtype=dtype)

@@ -16,12 +16,11 @@ from typing import Any
 
 from sqlalchemy import false, select
 
-from moderation.dataset import Example
+from moderation.dataset import Example, content_key
 from moderation.domain import Label
 from moderation.features import TextInput
 from moderation.schema import comments, labelled_samples, sites
 from moderation.store import NotFoundError, Store
-from moderation.training import content_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -8,7 +8,6 @@ did not train on, and the candidate is "worse" when its ROC AUC is lower by more
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,7 +34,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from moderation import artifacts
 from moderation.artifacts import LoadedModel
 from moderation.classifier import RANDOM_STATE, SpamClassifier, build_pipeline
-from moderation.dataset import Example, data_hash
+from moderation.dataset import Example, content_key, data_hash
 from moderation.domain import Label
 from moderation.features import document
 from moderation.policy import (
@@ -43,7 +42,6 @@ from moderation.policy import (
     DEFAULT_HAM_THRESHOLD,
     DEFAULT_SPAM_THRESHOLD,
 )
-from moderation.textnorm import fold
 
 Progress = Callable[[str], None]
 CV_FOLDS = 5
@@ -147,12 +145,6 @@ def fit(examples: Sequence[Example]) -> SpamClassifier:
 def new_version_name() -> str:
     """A sortable version name from the current UTC time."""
     return datetime.now(UTC).strftime("v%Y%m%d-%H%M%S")
-
-
-def content_key(content: str) -> str:
-    """Key of a text as compared for duplicates: folded, whitespace collapsed, sha256."""
-    folded = " ".join(fold(content).split())
-    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(slots=True)
@@ -404,7 +396,7 @@ def _probabilities(classifier: SpamClassifier, examples: Sequence[Example]) -> A
         # analyzers, a millisecond a comment (a minute for a streamed model's validation
         # slice), and agrees with this to 1e-5.
         scores = classifier.score_many(items)
-    except (AttributeError, KeyError):  # a pipeline of another shape than build_pipeline's
+    except ValueError:  # a pipeline of another shape than build_pipeline's
         return classifier.spam_probabilities(items)
     return np.array([score.spam_probability for score in scores])
 

@@ -144,7 +144,7 @@ def test_the_shipped_model_is_known_to_have_trained_on_the_seed_corpus() -> None
     seed = dataset.read_all(dataset.seed_files(ROOT / "training" / "data"))
     shipped = artifacts.load_current(MODELS_DIR)
     assert training.seen_by(shipped, seed) == frozenset(
-        training.content_key(e.item.content) for e in seed
+        dataset.content_key(e.item.content) for e in seed
     )
     assert training.seen_by(shipped, seed[:-1]) is None
 

@@ -9,7 +9,7 @@ import pytest
 from sklearn.model_selection import StratifiedKFold
 
 from moderation import artifacts, training, training_stream
-from moderation.dataset import Example, data_hash, read_all, seed_files
+from moderation.dataset import Example, content_key, data_hash, read_all, seed_files
 from moderation.domain import Label
 from moderation.features import TextInput, document
 from moderation.training_stream import Streamed, train_streaming
@@ -57,7 +57,7 @@ def test_validation_is_on_examples_it_did_not_train_on(
     n = report["training_examples"] + report["calibration_examples"] + report["held_out"]
     assert n == len(seed) == streamed.n_spam + streamed.n_ham
     trained_on = {key.decode() for key in streamed.training_keys}
-    assert not trained_on & {training.content_key(ex.item.content) for ex in streamed.validation}
+    assert not trained_on & {content_key(ex.item.content) for ex in streamed.validation}
     assert report["roc_auc"] > 0.95
     bands = report["suggested_thresholds"]
     assert 0.0 < bands["ham_threshold"] <= bands["spam_threshold"] < 1.0
@@ -67,7 +67,7 @@ def test_validation_is_on_examples_it_did_not_train_on(
 def test_copies_of_a_text_stay_on_one_side(seed: list[Example]) -> None:
     doubled = train_streaming([*seed, *seed[:500]], processes=False)
     trained_on = {key.decode() for key in doubled.training_keys}
-    held = {training.content_key(ex.item.content) for ex in doubled.validation}
+    held = {content_key(ex.item.content) for ex in doubled.validation}
     assert not trained_on & held
 
 
@@ -139,6 +139,6 @@ def test_merge_stream_gives_what_merge_gives(seed: list[Example]) -> None:
     merged = training.merge(corpus, decisions)
     counts = training.MergeCounts()
     streamed = list(training.merge_stream(iter(corpus), decisions, counts))
-    key = lambda ex: (training.content_key(ex.item.content), ex.label)  # noqa: E731
+    key = lambda ex: (content_key(ex.item.content), ex.label)  # noqa: E731
     assert sorted(map(key, streamed)) == sorted(map(key, merged.examples))
     assert counts.summary() == merged.summary()
