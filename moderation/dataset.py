@@ -155,9 +155,8 @@ class DataHash:
 
 # From this many examples `moderation train` streams. Below, the exact path takes a few minutes
 # at most (30,000 examples took four here) and its cross-validation is the better estimate; from
-# here, 5% of the examples make a validation slice of a thousand or more.
-# (Here, not in training_stream: the command's help names it, and
-# importing training_stream imports scikit-learn.)
+# here, 5% of the examples make a validation slice of a thousand or more. It lives here rather
+# than in training_stream, which imports scikit-learn: the train command's help names it.
 STREAMING_FROM = 20_000
 
 
