@@ -201,9 +201,12 @@ def test_a_version_without_scorer_state_loads_its_pipeline(models: Path) -> None
 
 
 def test_scoring_with_the_shipped_model_never_imports_scikit_learn(models: Path) -> None:
-    # Importing scikit-learn is most of a cold start; the service scores without it.
+    # Importing scikit-learn is most of a cold start; the service scores without it. The CLI
+    # that starts it is built as `moderation serve` builds it (typer reads every command's
+    # signature then).
     code = (
-        "import sys; from pathlib import Path; import moderation.app; "
+        "import sys; from pathlib import Path; from typer.main import get_command; "
+        "import moderation.app, moderation.cli; get_command(moderation.cli.app); "
         "from moderation import artifacts, backlog; from moderation.features import TextInput; "
         f"m = artifacts.load_current(Path({str(models)!r})); "
         "m.classifier.score_many([TextInput('cheap pills at pills.example', 'x')] * 20); "
