@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.procfs import cpu_seconds  # noqa: E402
+from bench.procfs import cpu_seconds, rss_bytes  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 KEY = re.compile(r"\b(mod_[A-Za-z0-9_-]{40,})\b")
@@ -95,13 +95,6 @@ def _listening_pids(port: int) -> set[int]:
     return pids
 
 
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def start_once(
     data_dir: Path, *, key: str | None, timeout: float, pycache: Path | None = None
 ) -> tuple[Start, str]:
@@ -150,7 +143,7 @@ def start_once(
             time.sleep(0.01)
         seconds = time.perf_counter() - started
         pids = _listening_pids(port) or {process.pid}
-        rss = max(_rss_mb(pid) for pid in pids)
+        rss = max(rss_bytes(pid) / 2**20 for pid in pids)
         cpu = sum(cpu_seconds(pid) for pid in pids | {process.pid})
     finally:
         process.send_signal(signal.SIGINT)

@@ -37,3 +37,9 @@ def cpu_seconds(pid: int) -> float:
     # utime and stime, the 14th and 15th fields, after the parenthesised command name.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident memory of `pid` (OSError once it is gone)."""
+    # statm's second field: resident pages, the figure `VmRSS` in /proc/PID/status gives in kB.
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")

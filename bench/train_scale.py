@@ -23,12 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.make_corpus import generate, write  # noqa: E402
-from bench.procfs import tree  # noqa: E402
+from bench.procfs import rss_bytes, tree  # noqa: E402
 from moderation.dataset import read_all, seed_files  # noqa: E402
 
 TARGET_SECONDS = 300
 TARGET_BYTES = 4 * 2**30
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def tree_rss(pid: int) -> tuple[int, int]:
@@ -36,7 +35,7 @@ def tree_rss(pid: int) -> tuple[int, int]:
     total = alone = 0
     for current in tree(pid):
         try:
-            rss = int(Path(f"/proc/{current}/statm").read_text().split()[1]) * _PAGE
+            rss = rss_bytes(current)
         except (OSError, IndexError, ValueError):
             rss = 0
         total += rss

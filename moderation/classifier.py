@@ -652,10 +652,16 @@ class SpamClassifier:
     and the pipeline is loaded only when something asks for it (evaluation, saving).
     """
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        self._pipeline: Pipeline | None = pipeline
-        self._load_pipeline: Callable[[], Pipeline] | None = None
-        self._fitted: _Fitted | None = None
+    def __init__(
+        self,
+        pipeline: Pipeline | None,
+        *,
+        fitted: _Fitted | None = None,
+        load_pipeline: Callable[[], Pipeline] | None = None,
+    ) -> None:
+        self._pipeline = pipeline
+        self._load_pipeline = load_pipeline
+        self._fitted = fitted
         self._lean: _LeanScorer | None = None
         self._lock = threading.Lock()
 
@@ -665,13 +671,7 @@ class SpamClassifier:
     ) -> SpamClassifier:
         """A classifier that scores from `state` and loads its pipeline only when asked for;
         ValueError if `state` is not a scorer state."""
-        classifier = cls.__new__(cls)
-        classifier._pipeline = None
-        classifier._load_pipeline = load_pipeline
-        classifier._fitted = _Fitted.of_state(state)
-        classifier._lean = None
-        classifier._lock = threading.Lock()
-        return classifier
+        return cls(None, fitted=_Fitted.of_state(state), load_pipeline=load_pipeline)
 
     @property
     def pipeline(self) -> Pipeline:
@@ -683,10 +683,15 @@ class SpamClassifier:
                     self._pipeline = self._load_pipeline()
         return self._pipeline
 
+    def _fitted_numbers(self) -> _Fitted:
+        """What the scorer computes with: from the state, or taken from the pipeline once."""
+        if self._fitted is None:
+            self._fitted = _Fitted.of_pipeline(self.pipeline)
+        return self._fitted
+
     def _scorer(self) -> _LeanScorer:
         if self._lean is None:
-            fitted = self._fitted or _Fitted.of_pipeline(self.pipeline)
-            self._lean = _LeanScorer(fitted)
+            self._lean = _LeanScorer(self._fitted_numbers())
         return self._lean
 
     def scorer_state(self) -> dict[str, Any] | None:
@@ -695,7 +700,7 @@ class SpamClassifier:
         the weights, intercept and calibration. None when a part's analyzer is scikit-learn's
         own, which only the pipeline holds, or when the pipeline is not `build_pipeline`'s."""
         try:
-            fitted = self._fitted or _Fitted.of_pipeline(self.pipeline)
+            fitted = self._fitted_numbers()
         except ValueError:
             return None
         if any(_columns_class(v) is _Columns for v in fitted.vectorizers):
