@@ -150,6 +150,8 @@ class _Words:
         # Lists and map() rather than array arithmetic: a single comment, the usual batch at
         # low load, would otherwise pay a dozen array calls for a few dozen words.
         items = list(map(per_word.__getitem__, self.ids))
+        if len(self.per_doc) == 1:
+            return items, np.zeros(sum(map(len, items)), dtype=np.int64)
         rows = np.repeat(
             np.repeat(np.arange(len(self.per_doc), dtype=np.int64), self.per_doc),
             np.fromiter(map(len, items), np.int64, len(items)),
@@ -196,6 +198,9 @@ class _Columns:
         """Each document's known columns, once each, with their counts: (rows, columns,
         counts), rows ascending; the order of a row's columns is unspecified."""
         rows, idx = self.batch(docs, words)
+        if len(docs) == 1:  # every row is 0: the columns alone tell the terms apart
+            columns, counts = np.unique(idx, return_counts=True)
+            return rows[: len(columns)], columns, counts
         width = len(self.vocabulary)
         keys, counts = np.unique(rows * width + idx, return_counts=True)
         return keys // width, keys % width, counts
@@ -611,21 +616,28 @@ class _LeanScorer:
         self, n: int, contributions: list[tuple[Any, Any, Any]]
     ) -> list[tuple[Evidence, ...]]:
         """`_evidence` one document at a time: fewer array operations for one or two."""
-        rows, values, columns = (
-            np.concatenate(arrays) for arrays in zip(*contributions, strict=True)
-        )
+        values = np.concatenate([part[1] for part in contributions])
+        columns = np.concatenate([part[2] for part in contributions])
+        rows = np.concatenate([part[0] for part in contributions]) if n > 1 else None
         out: list[tuple[Evidence, ...]] = []
         for doc in range(n):
-            mine = np.flatnonzero((rows == doc) & (values != 0))
-            magnitude = np.abs(values[mine])
+            # A zero contribution is no evidence, whatever its rank.
+            mine = np.flatnonzero(values if rows is None else (rows == doc) & (values != 0))
             if len(mine) > _EVIDENCE_TERMS:
+                magnitude = np.abs(values[mine])
                 kth = len(mine) - _EVIDENCE_TERMS
-                keep = magnitude >= np.partition(magnitude, kth)[kth]
-                mine, magnitude = mine[keep], magnitude[keep]
-            picked = mine[np.lexsort((columns[mine], -magnitude))[:_EVIDENCE_TERMS]]
-            terms = self.names[columns[picked]].tolist()
-            out.append(tuple(map(Evidence, terms, values[picked].tolist())))
+                mine = mine[magnitude >= np.partition(magnitude, kth)[kth]]
+            # The few left (ties at the eighth kept) ranked in Python, largest first and equal
+            # ones by column, as `_evidence` ranks them.
+            entries = zip(columns[mine].tolist(), values[mine].tolist(), strict=True)
+            ranked = sorted(entries, key=_rank)[:_EVIDENCE_TERMS]
+            out.append(tuple(Evidence(self.names[c], v) for c, v in ranked))
         return out
+
+
+def _rank(entry: tuple[int, float]) -> tuple[float, int]:
+    column, value = entry
+    return -abs(value), column
 
 
 def _group_maxima(n: int, rows: Any, magnitude: Any) -> Any:
