@@ -98,3 +98,20 @@ def test_inserts_that_end_a_transaction_commit_it_or_roll_it_back_whole(store: S
     with store.reading() as conn:
         ids = conn.execute(select(table.c.id).order_by(table.c.id)).scalars().all()
     assert ids == [1, 2, 3, 6]
+
+
+def test_a_single_statement_binds_its_one_value_and_raises_driver_errors_as_sqlalchemy(
+    store: Store,
+) -> None:
+    from sqlalchemy import Column, Integer, MetaData, Table, insert
+    from sqlalchemy.exc import IntegrityError
+
+    table = Table("prepared_single", MetaData(), Column("id", Integer, primary_key=True))
+    table.create(store.engine)
+    statement = Prepared(insert(table), store.engine.dialect)
+    with store.writing() as conn:
+        statement.execute(conn, {"id": 7})
+    with pytest.raises(IntegrityError), store.writing() as conn:
+        statement.execute(conn, {"id": 7})
+    with store.reading() as conn:
+        assert conn.execute(select(table.c.id)).scalars().all() == [7]
