@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from moderation.api.schemas import CommentIn
 from tests.api.test_check import HAM
 from tests.conftest import Service
 
@@ -38,6 +41,25 @@ def test_invalid_fields_get_422_naming_the_field(
     response = service.client.post("/v1/comments/check", json=body, headers=service.auth)
     assert response.status_code == 422, response.text
     assert field in [d["field"] for d in response.json()["detail"]]
+
+
+def _spellings() -> list[str]:
+    octets = ["0", "00", "7", "07", "10", "010", "99", "100", "199", "249", "250", "255", "256"]
+    quads = [f"{a}.{b}.{a}.{b}" for a in octets for b in ("1", "255", "01")]
+    return [*quads, " 10.0.0.1 ", "1.2.3", "1.2.3.4.5", "1.2.3.\u0664", "1.2.3.+4", "1..3.4",
+            "::1", "2001:DB8::0:1", "::ffff:1.2.3.4", ""]  # fmt: skip
+
+
+@pytest.mark.parametrize("spelling", _spellings())
+def test_user_ip_is_kept_in_its_canonical_text_or_refused(spelling: str) -> None:
+    try:
+        expected = str(ipaddress.ip_address(spelling.strip())) if spelling else ""
+    except ValueError:
+        with pytest.raises(ValidationError) as refused:
+            CommentIn.model_validate({**HAM, "user_ip": spelling})
+        assert [e["loc"] for e in refused.value.errors()] == [("user_ip",)]
+        return
+    assert CommentIn.model_validate({**HAM, "user_ip": spelling}).user_ip == expected
 
 
 def test_missing_post_gets_422(service: Service) -> None:
