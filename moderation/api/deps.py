@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from moderation.batching import Writer
 from moderation.client_ip import Network, client_ip
@@ -56,7 +57,18 @@ async def authenticated_site(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Site:
     """The site whose API key came in `Authorization: Bearer`; 401 otherwise."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    return await _site_for_key(store, credentials.credentials if credentials else None)
+
+
+def bearer_key(request: Request) -> str | None:
+    """The key of `Authorization: Bearer KEY`, or None: what `_bearer` finds, without the
+    pydantic model it builds around it (a validation per request of the busiest route)."""
+    scheme, key = get_authorization_scheme_param(request.headers.get("authorization"))
+    return key if key and scheme.lower() == "bearer" else None
+
+
+async def _site_for_key(store: Store, key: str | None) -> Site:
+    if key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing API key: send it as 'Authorization: Bearer KEY'",
@@ -64,11 +76,8 @@ async def authenticated_site(
         )
     # Dependencies declared `async` run on the event loop; the lookup itself is usually a
     # cache hit, and only a miss goes to the database, on a worker thread.
-    cached = store.cached_site_for_key(credentials.credentials)
-    if cached is False:
-        site = await run_in_threadpool(store.site_for_key, credentials.credentials)
-    else:
-        site = cached
+    cached = store.cached_site_for_key(key)
+    site = await run_in_threadpool(store.site_for_key, key) if cached is False else cached
     if site is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -91,7 +100,9 @@ def request_address_key(request: Request) -> str:
     """The key a client address is rate limited under (an IPv6 address by its /64)."""
     trusted: tuple[Network, ...] = getattr(request.app.state, "trusted_networks", ())
     peer = request.client.host if request.client else None
-    return _address_key(peer, tuple(request.headers.getlist("x-forwarded-for")), trusted)
+    # Without trusted proxies the header is never believed: not even read.
+    forwarded = tuple(request.headers.getlist("x-forwarded-for")) if trusted else ()
+    return _address_key(peer, forwarded, trusted)
 
 
 _OVER = {"check-ip": "from this address", "check-site": "for this site key"}
@@ -138,6 +149,9 @@ async def check_limited(
     if found is None:
         return await authenticate()
     limiter, limits = found
+    if not (limits.check_per_ip.enabled or limits.check_per_key.enabled):
+        # Both turned off: nothing is counted, so the address need not even be worked out.
+        return known if known is not None else await authenticate()
     by_ip = Hit("check-ip", request_address_key(request), limits.check_per_ip)
     if known is not None:
         await _enforce(limiter, by_ip, Hit("check-site", str(known.id), limits.check_per_key))
@@ -160,11 +174,11 @@ async def rate_limited_site(request: Request) -> Site:
     here rather than as sub-dependencies, each of which costs FastAPI several µs to solve.
     """
     store: Store = request.app.state.store
-    credentials = await _bearer(request)
-    cached = store.cached_site_for_key(credentials.credentials) if credentials else None
+    key = bearer_key(request)
+    cached = store.cached_site_for_key(key) if key is not None else None
     return await check_limited(
         request,
-        lambda: authenticated_site(store, credentials),
+        lambda: _site_for_key(store, key),
         known=cached if isinstance(cached, Site) else None,
     )
 

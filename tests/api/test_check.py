@@ -126,6 +126,26 @@ def test_requests_without_a_valid_key_get_401(service: Service, header: str | No
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize("spelling", ["bearer {key}", "BEARER  {key} "])
+def test_the_scheme_is_case_insensitive_and_the_key_trimmed(
+    service: Service, spelling: str
+) -> None:
+    headers = {"Authorization": spelling.format(key=service.key)}
+    response = service.client.post("/v1/comments/check", json=HAM, headers=headers)
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("header", "detail"),
+    [(None, "missing API key"), ("Basic abc", "missing API key"), ("Bearer wrong", "invalid")],
+)
+def test_a_refused_key_is_told_why(service: Service, header: str | None, detail: str) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    response = service.client.post("/v1/comments/check", json=HAM, headers=headers)
+    assert response.json()["detail"].startswith(detail)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
 def test_revoked_key_is_refused(service: Service) -> None:
     assert service.store.revoke_key(service.key) == 1
     assert check(service, HAM).status_code == 401
