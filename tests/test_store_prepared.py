@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from moderation import checking
 from moderation.domain import Comment, Decision, Score
@@ -76,9 +77,6 @@ def test_a_statement_with_an_expanding_list_is_refused(store: Store) -> None:
 
 
 def test_inserts_that_end_a_transaction_commit_it_or_roll_it_back_whole(store: Store) -> None:
-    from sqlalchemy import Column, Integer, MetaData, Table, insert
-    from sqlalchemy.exc import IntegrityError
-
     table = Table("prepared_probe", MetaData(), Column("id", Integer, primary_key=True))
     table.create(store.engine)
     statement = Prepared(insert(table), store.engine.dialect)
@@ -103,9 +101,6 @@ def test_inserts_that_end_a_transaction_commit_it_or_roll_it_back_whole(store: S
 def test_a_single_statement_binds_its_one_value_and_raises_driver_errors_as_sqlalchemy(
     store: Store,
 ) -> None:
-    from sqlalchemy import Column, Integer, MetaData, Table, insert
-    from sqlalchemy.exc import IntegrityError
-
     table = Table("prepared_single", MetaData(), Column("id", Integer, primary_key=True))
     table.create(store.engine)
     statement = Prepared(insert(table), store.engine.dialect)
