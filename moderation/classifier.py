@@ -424,6 +424,14 @@ class FittedVectorizer:
         raise NotImplementedError("a model's scorer state keeps no scikit-learn analyzer")
 
 
+def _terms_in_column_order(vocabulary: Mapping[str, int]) -> list[str]:
+    """A vectorizer's terms listed by their column, as its vocabulary numbers them."""
+    terms = [""] * len(vocabulary)
+    for term, column in vocabulary.items():
+        terms[column] = term
+    return terms
+
+
 def _state_array(value: Any) -> Any:
     if not isinstance(value, bytes):
         raise ValueError("an array of the scorer state is not bytes")
@@ -516,8 +524,7 @@ class _LeanScorer:
         for vectorizer in fitted.vectorizers:
             vocabulary: dict[str, int] = vectorizer.vocabulary_
             size = len(vocabulary)
-            for term, index in vocabulary.items():
-                self.names[offset + index] = term
+            self.names[offset : offset + size] = _terms_in_column_order(vocabulary)
             self.parts.append(
                 _Part(
                     columns=_columns_for(vectorizer),
@@ -719,9 +726,6 @@ class SpamClassifier:
             return None
         parts: list[dict[str, Any]] = []
         for vectorizer in fitted.vectorizers:
-            terms = [""] * len(vectorizer.vocabulary_)
-            for term, column in vectorizer.vocabulary_.items():
-                terms[column] = term
             low, high = vectorizer.ngram_range
             parts.append(
                 {
@@ -730,7 +734,7 @@ class SpamClassifier:
                     "lowercase": bool(vectorizer.lowercase),
                     "token_pattern": str(vectorizer.token_pattern),
                     "sublinear_tf": bool(vectorizer.sublinear_tf),
-                    "terms": terms,
+                    "terms": _terms_in_column_order(vectorizer.vocabulary_),
                     "idf": np.ascontiguousarray(vectorizer.idf_, dtype="<f8").tobytes(),
                 }
             )
