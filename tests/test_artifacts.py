@@ -16,8 +16,9 @@ import pytest
 from moderation import artifacts
 from moderation.artifacts import ArtifactError
 from moderation.classifier import SpamClassifier
+from moderation.dataset import read_all, seed_files
 from moderation.features import TextInput
-from tests.conftest import MODELS_DIR
+from tests.conftest import MODELS_DIR, ROOT
 
 
 @pytest.fixture
@@ -30,6 +31,14 @@ def models(tmp_path: Path) -> Path:
 
 def current_dir(models: Path) -> Path:
     return models / artifacts.current_version(models)
+
+
+def edit_metadata(models: Path, change: Callable[[dict[str, Any]], object]) -> None:
+    """Apply `change` to the current version's metadata.json, as someone tampering would."""
+    meta_path = current_dir(models) / artifacts.METADATA_FILE
+    meta = json.loads(meta_path.read_text())
+    change(meta)
+    meta_path.write_text(json.dumps(meta))
 
 
 def test_shipped_model_loads_and_names_its_version(models: Path) -> None:
@@ -70,10 +79,7 @@ def test_malicious_pickle_never_runs(models: Path, tmp_path: Path) -> None:
 
 
 def test_other_sklearn_version_is_refused(models: Path) -> None:
-    meta_path = current_dir(models) / artifacts.METADATA_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["sklearn_version"] = "0.24.2"
-    meta_path.write_text(json.dumps(meta))
+    edit_metadata(models, lambda meta: meta.update(sklearn_version="0.24.2"))
     with pytest.raises(ArtifactError, match=r"scikit-learn 0\.24\.2"):
         artifacts.load_current(models)
 
@@ -110,18 +116,12 @@ def test_verifying_checks_everything_load_checks_without_unpickling(
     marker = tmp_path / "pwned.txt"
     path = current_dir(models) / artifacts.MODEL_FILE
     path.write_bytes(pickle.dumps(_Payload(marker)))
-    meta_path = current_dir(models) / artifacts.METADATA_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["model_sha256"] = artifacts.sha256_file(path)
-    meta_path.write_text(json.dumps(meta))
+    edit_metadata(models, lambda meta: meta.update(model_sha256=artifacts.sha256_file(path)))
     artifacts.verify_current(models)
     assert not marker.exists()
 
 
 def _seed_inputs() -> list[TextInput]:
-    from moderation.dataset import read_all, seed_files
-    from tests.conftest import ROOT
-
     return [ex.item for ex in read_all(seed_files(ROOT / "training" / "data"))][::7]
 
 
@@ -149,10 +149,7 @@ def test_the_pipeline_is_checked_again_when_first_asked_for(models: Path) -> Non
 
 
 def _vouch_for(models: Path, path: Path) -> None:
-    meta_path = current_dir(models) / artifacts.METADATA_FILE
-    meta = json.loads(meta_path.read_text())
-    meta["scorer_sha256"] = artifacts.sha256_file(path)
-    meta_path.write_text(json.dumps(meta))
+    edit_metadata(models, lambda meta: meta.update(scorer_sha256=artifacts.sha256_file(path)))
 
 
 def test_a_scorer_state_naming_any_class_is_refused_unrun(models: Path, tmp_path: Path) -> None:
@@ -193,10 +190,7 @@ def test_a_scorer_state_that_does_not_add_up_is_refused(
 def test_a_version_without_scorer_state_loads_its_pipeline(models: Path) -> None:
     expected = artifacts.load_current(models).classifier.score_many(_seed_inputs())
     (current_dir(models) / artifacts.SCORER_FILE).unlink()
-    meta_path = current_dir(models) / artifacts.METADATA_FILE
-    meta = json.loads(meta_path.read_text())
-    del meta["scorer_sha256"]
-    meta_path.write_text(json.dumps(meta))
+    edit_metadata(models, lambda meta: meta.pop("scorer_sha256"))
     assert artifacts.load_current(models).classifier.score_many(_seed_inputs()) == expected
 
 
