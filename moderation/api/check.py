@@ -9,7 +9,8 @@ from functools import partial
 from fastapi import APIRouter, Request, Response, status
 
 from moderation import checking
-from moderation.api.deps import SITE_KEY_REQUIRED, CheckSiteDep, StoreDep
+from moderation.api.body import json_body, openapi_body
+from moderation.api.deps import SITE_KEY_REQUIRED, StoreDep, rate_limited_site
 from moderation.api.queue import (
     ItemDetailOut,
     QueueDep,
@@ -38,10 +39,14 @@ router = APIRouter(prefix="/v1/comments", tags=["comments"])
         429: {"description": "Over the rate limit of the site or the address; see Retry-After."},
     },
     status_code=status.HTTP_201_CREATED,
-    openapi_extra=SITE_KEY_REQUIRED,
+    openapi_extra={**SITE_KEY_REQUIRED, "requestBody": openapi_body(CommentIn)},
 )
-async def check_comment(body: CommentIn, site: CheckSiteDep, request: Request) -> Response:
+async def check_comment(request: Request) -> Response:
     """Decide on a comment and store it with its decision before answering."""
+    # The key and the limits first, then the body: a caller without a valid key learns
+    # nothing of what the service would make of its comment.
+    site = await rate_limited_site(request)
+    body = await json_body(request, CommentIn)
     writer: Writer = request.app.state.writer
     now = datetime.now(UTC)
     comment = body.to_domain(now)
