@@ -205,6 +205,33 @@ def test_the_email_syntax_shortcut_agrees_with_email_validator(local: str, domai
     assert rules._email_syntax_problem(email) == rules._library_email_problem(email)
 
 
+_LABELS = [
+    "a", "Z9", "ab-c", "a--b", "xn--bcher-kva", "-a", "a-", "1", "a" * 63, "a" * 64, "test",
+    "local", "localhost", "onion", "invalid", "arpa", "example", "com", "c", "123", "é",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    labels=st.lists(
+        st.one_of(st.sampled_from(_LABELS), st.text(alphabet="aZ09-", min_size=0, max_size=8)),
+        min_size=1,
+        max_size=6,
+    ),
+    long=st.sampled_from([0, 0, 0, 180, 240, 250, 260]),
+)
+def test_the_email_domain_shortcut_agrees_with_email_validator(
+    labels: list[str], long: int
+) -> None:
+    # Padded with labels of "b" up to the length limits, which the shortcut checks itself.
+    padding = "b." * (long // 2)
+    domain = padding + ".".join(labels)
+    expected = rules._library_email_problem(f"a@{domain}")
+    assert rules._email_domain_problem.__wrapped__(domain) == expected
+    if rules._plain_domain(domain):
+        assert expected is None
+
+
 def test_addresses_of_one_domain_are_each_judged_on_their_own() -> None:
     assert rules._email_syntax_problem("ana@example.org") is None
     assert rules._email_syntax_problem("ana..b@example.org") is not None  # a bad local part
