@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from moderation.links import link_domains
+from moderation.links import link_domains, url_domain
 from moderation.textnorm import strip_invisible
 
 # Each marker is a token the word vectorizer keeps whole, so that "the author URL is on
@@ -46,8 +46,8 @@ def document(item: TextInput) -> str:
         parts.append(f"{_NAME} {name}")
     domains = link_domains(content, item.author_url) if (content or item.author_url) else []
     if item.author_url.strip():
-        url_domains = link_domains("", item.author_url)
-        parts.append(" ".join(f"{_URL}_{_slug(d)}" for d in url_domains) or _URL)
+        domain = url_domain(item.author_url)
+        parts.append(_URL if domain is None else f"{_URL}_{_slug(domain)}")
     else:
         parts.append(_NO_URL)
     if domains:

@@ -69,6 +69,7 @@ __all__ = [
     "is_shortener",
     "link_domains",
     "normalise_domain",
+    "url_domain",
 ]
 
 
@@ -689,7 +690,7 @@ def link_domains(text: str, *extra_urls: str) -> list[str]:
     """The distinct domains linked from a text and from extra URLs (author URL, email domain)."""
     domains = dict.fromkeys(link.domain for link in _extract(text))
     for url in extra_urls:
-        domain = _url_domain(url)
+        domain = url_domain(url)
         if domain is not None:
             domains.setdefault(domain)
     return list(domains)
@@ -698,7 +699,8 @@ def link_domains(text: str, *extra_urls: str) -> list[str]:
 # A comment's author URL is asked for by the features and by several rules, each time through
 # the same normalising steps (about 7 µs); regular commenters come back with the same one.
 @lru_cache(maxsize=1024)
-def _url_domain(url: str) -> str | None:
+def url_domain(url: str) -> str | None:
+    """The normalised domain of a URL given as a link (an author URL), or None if it is none."""
     candidate = _markup_candidate(_deobfuscate(_clean(url)).strip(), 0)
     return None if candidate is None else candidate[2]
 

@@ -137,22 +137,24 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     raise PolicyError(f"{name} cannot be set")
 
 
+def _terms(score: Score) -> str:
+    """The terms that pushed towards spam, as a reason's tail ("" when none did)."""
+    pushing = [e.term for e in score.evidence if e.weight > 0][:_EVIDENCE_IN_REASON]
+    return f"; terms: {', '.join(repr(t) for t in pushing)}" if pushing else ""
+
+
 def _classifier_reason(score: Score, policy: SitePolicy) -> tuple[Verdict, Reason]:
     p = score.spam_probability
-    pushing = [e.term for e in score.evidence if e.weight > 0][:_EVIDENCE_IN_REASON]
-    terms = ", ".join(repr(t) for t in pushing)
     if p >= policy.spam_threshold:
-        why = f"; terms: {terms}" if terms else ""
         return Verdict.SPAM, Reason(
             ReasonCode.CLASSIFIER_SPAM,
-            f"spam probability {p:.2f} is at or above {policy.spam_threshold:.2f}{why}",
+            f"spam probability {p:.2f} is at or above {policy.spam_threshold:.2f}{_terms(score)}",
         )
     if p >= policy.ham_threshold:
-        why = f"; terms: {terms}" if terms else ""
         return Verdict.HOLD, Reason(
             ReasonCode.CLASSIFIER_UNSURE,
             f"spam probability {p:.2f} is between {policy.ham_threshold:.2f} "
-            f"and {policy.spam_threshold:.2f}{why}",
+            f"and {policy.spam_threshold:.2f}{_terms(score)}",
         )
     return Verdict.APPROVE, Reason(
         ReasonCode.CLASSIFIER_HAM,
