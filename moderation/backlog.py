@@ -57,8 +57,8 @@ def read_comment(raw: str | Mapping[str, Any], now: datetime) -> Comment | str:
 
 _CHUNK = 128
 # One encoder for every line: json.dumps with an option builds a new one per call, which
-# costs as much as encoding a decision.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+# costs as much as encoding a decision. A record never contains itself: no circularity check.
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 def decide_all(

@@ -28,6 +28,8 @@ def _clean_text(value: str) -> str:
     # with the field named, rather than store something other than what was sent.
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    if value.isascii():
+        return value  # no surrogate is ASCII: spares copying the text to bytes
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
