@@ -31,7 +31,7 @@ _GROUPED_FROM = 4  # documents in a batch from which evidence is ranked by group
 _SCORE_BATCH = 128
 _PRODUCT_FROM = 16  # documents in a batch from which _CharWbColumns counts by a sparse product
 # Characters of unseen words from which _CharWbColumns looks their n-grams up as integers.
-_PACKED_FROM = 96
+_PACKED_FROM = 16
 # Words (with inner apostrophes and hyphens, as in "aujourd'hui"), and the symbols money and
 # contact spam leans on.
 _WORD_TOKENS = r"(?u)\b\w[\w'-]*\w\b|\b\w\b|[$€£%!?@]"
@@ -323,7 +323,7 @@ class _CharWbColumns(_Columns):
 
     def _words_columns(self, words: list[str]) -> list[Any]:
         # The array operations cost about as much as slicing and looking up, one by one, the
-        # n-grams of 100 characters' worth of words (about 50 µs).
+        # n-grams of 16 characters' worth of words (two short words).
         if self.packed is not None and sum(map(len, words)) >= _PACKED_FROM:
             return self.packed.columns(words)
         return list(map(self._word_columns, words))

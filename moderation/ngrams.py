@@ -311,6 +311,8 @@ def char_wb_grams(word: str, low: int, high: int) -> list[str]:
 # probes is searched for in the sorted keys.
 _SPARE = 2
 _PROBES = 2
+# Fewer n-grams than this are looked up by a binary search of the sorted keys instead.
+_SEARCHED_BELOW = 1024
 
 
 def code_points(text: str) -> Any:
@@ -334,6 +336,8 @@ class PackedCharGrams:
         alphabet = sorted(set("".join(vocabulary)))
         self.low, self.high = low, high
         self.bits = 63 // high
+        self._shifts = (self.bits * np.arange(high, dtype=np.int64))[:, None]
+        self._sizes = np.arange(low, high + 1, dtype=np.int64)[:, None]
         self.other = len(alphabet) + 1
         if self.other >= 1 << self.bits or not 1 <= low <= 3:
             raise ValueError("vocabulary cannot be packed")
@@ -363,7 +367,7 @@ class PackedCharGrams:
             keys[of_length] = key
         columns = np.fromiter(vocabulary.values(), np.int32, len(grams))
         order = np.argsort(keys)
-        self.keys, self.columns_of_keys = keys[order], columns[order]
+        self.keys, self.columns_of_keys = keys[order], columns[order].astype(np.int64)
         # An open-addressing hash table at most half full, probed linearly: a batch's n-grams
         # are looked up a probe at a time for all of them (a binary search of every one costs
         # twice as much, each step a cache miss).
@@ -385,6 +389,8 @@ class PackedCharGrams:
 
     def _numbers(self, text: str) -> Any:
         """Each character's number (int64), `other` for one outside the vocabulary."""
+        if text.isascii():  # the usual text, whose largest code point need not be looked for
+            return self.bmp[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
         points = code_points(text)
         if not len(points) or points.max() < 0x10000:
             return self.bmp[points]
@@ -403,6 +409,19 @@ class PackedCharGrams:
         shift = 64 - self.mask.bit_length()
         product = keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         return (product >> np.uint64(shift)).astype(np.int64)
+
+    def _find(self, keys: Any) -> tuple[Any, Any]:
+        """Which keys are in the vocabulary (a boolean array), and the columns of those."""
+        if len(keys) < _SEARCHED_BELOW and len(self.keys):
+            # A few keys: a binary search each, in a handful of array operations where the
+            # hash table's probes take thirty.
+            at = self.keys.searchsorted(keys)
+            np.minimum(at, len(self.keys) - 1, out=at)
+            hit = self.keys[at] == keys
+            return hit, self.columns_of_keys[at[hit]]
+        found = self._lookup(keys)
+        hit = found >= 0
+        return hit, found[hit]
 
     def _lookup(self, keys: Any) -> Any:
         """The column of each key, -1 for a key not in the vocabulary."""
@@ -434,27 +453,29 @@ class PackedCharGrams:
         order char_wb_grams gives them."""
         if not words:
             return []
-        padded = np.fromiter(map(len, words), np.int64, len(words)) + 2
-        numbers = self._numbers(" " + "  ".join(words) + " ")
-        total = len(numbers)
-        owner = np.repeat(np.arange(len(words), dtype=np.int64), padded)
-        end = np.repeat(np.cumsum(padded), padded)  # where each position's padded word ends
-        keys: list[Any] = []
-        owners: list[Any] = []
-        key = numbers
-        for n in range(1, min(self.high, total) + 1):
-            if n > 1:
-                key = key[: total - n + 1] | (numbers[n - 1 :] << (self.bits * (n - 1)))
-            if n >= self.low:
-                inside = np.flatnonzero(np.arange(n, total + 1) <= end[: total - n + 1])
-                keys.append(key[inside])
-                owners.append(owner[inside])
-        columns = self._lookup(np.concatenate(keys))
-        known = columns >= 0
-        found_owner = np.concatenate(owners)[known]
-        order = np.argsort(found_owner, kind="stable")
-        columns = columns[known][order]
-        bounds = np.cumsum(np.bincount(found_owner, minlength=len(words))).tolist()
+        padded = np.fromiter(map(len, words), np.int64, len(words))
+        padded += 2
+        # high - 1 more characters after the last padded word, so that every position starts
+        # a window of each length; those crossing a word's end are dropped below.
+        numbers = self._numbers(" " + "  ".join(words) + " " * self.high)
+        total = len(numbers) - (self.high - 1)
+        # Row k: each position's window of k + 1 characters, then its key (the characters'
+        # numbers side by side; their bits do not overlap, so a running sum puts them together).
+        # Array methods rather than numpy's functions, which wrap them in Python.
+        windows = np.ndarray((self.high, total), np.int64, numbers, strides=(8, 8))
+        keys = windows << self._shifts
+        keys.cumsum(axis=0, out=keys)
+        room = padded.cumsum().repeat(padded)
+        room -= np.arange(total)
+        # Windows of low to high characters inside their padded word, by length then position.
+        inside = self._sizes <= room
+        known, columns = self._find(keys[self.low - 1 :][inside])
+        # Each position's word, the same for every row.
+        word = np.arange(len(words), dtype=np.int64).repeat(padded)
+        owner = np.ndarray(inside.shape, np.int64, word, strides=(0, 8))[inside][known]
+        order = owner.argsort(kind="stable")
+        columns = columns[order]
+        bounds = np.bincount(owner, minlength=len(words)).cumsum().tolist()
         # Slices one by one: np.split costs a few µs a piece.
         return [columns[a:b] for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
 
