@@ -310,7 +310,6 @@ def char_wb_grams(word: str, low: int, high: int) -> list[str]:
 # The hash table has at least twice as many slots as n-grams; a key not settled after two
 # probes is searched for in the sorted keys.
 _SPARE = 2
-_PROBES = 2
 # Fewer n-grams than this are looked up by a binary search of the sorted keys instead.
 _SEARCHED_BELOW = 1024
 
@@ -369,8 +368,8 @@ class PackedCharGrams:
         order = np.argsort(keys)
         self.keys, self.columns_of_keys = keys[order], columns[order].astype(np.int64)
         # An open-addressing hash table at most half full, probed linearly: a batch's n-grams
-        # are looked up a probe at a time for all of them (a binary search of every one costs
-        # twice as much, each step a cache miss).
+        # are looked up in its first two slots for all of them (a binary search of every one
+        # costs twice as much, each step a cache miss).
         size = 1 << max(4, (_SPARE * len(grams)).bit_length())
         self.mask = size - 1
         self.slot_keys = np.zeros(size, dtype=np.int64)  # 0: empty (every key is above 0)
@@ -419,34 +418,24 @@ class PackedCharGrams:
             np.minimum(at, len(self.keys) - 1, out=at)
             hit = self.keys[at] == keys
             return hit, self.columns_of_keys[at[hit]]
-        found = self._lookup(keys)
+        # Both probes for every key at once: without deletions, a key is in its slot or the
+        # next unless both are taken by others; those few are searched for in the sorted keys.
+        first = self._slots(keys)
+        second = (first + 1) & self.mask
+        there = self.slot_keys[first]
+        next_there = self.slot_keys[second]
+        in_first = there == keys
+        found = np.where(
+            in_first,
+            self.slot_columns[first],
+            np.where(next_there == keys, self.slot_columns[second], -1),
+        ).astype(np.int64)
+        rest = np.flatnonzero((found < 0) & (there != 0) & (next_there != 0))
+        if len(rest) and len(self.keys):
+            at = np.minimum(self.keys.searchsorted(keys[rest]), len(self.keys) - 1)
+            found[rest] = np.where(self.keys[at] == keys[rest], self.columns_of_keys[at], -1)
         hit = found >= 0
         return hit, found[hit]
-
-    def _lookup(self, keys: Any) -> Any:
-        """The column of each key, -1 for a key not in the vocabulary."""
-        found = np.full(len(keys), -1, dtype=np.int64)
-        slots = self._slots(keys)
-        waiting = np.arange(len(keys), dtype=np.int64)
-        for _ in range(_PROBES):
-            at = slots[waiting]
-            there = self.slot_keys[at]
-            hit = there == keys[waiting]
-            found[waiting[hit]] = self.slot_columns[at[hit]]
-            going_on = ~hit & (there != 0)
-            waiting = waiting[going_on]
-            if not len(waiting):
-                return found
-            slots[waiting] = (at[going_on] + 1) & self.mask
-        if not len(self.keys):
-            return found
-        # The few keys in a long run of full slots: a binary search each, rather than as many
-        # more rounds over the table as the longest run.
-        rest = keys[waiting]
-        at = np.minimum(np.searchsorted(self.keys, rest), len(self.keys) - 1)
-        hit = self.keys[at] == rest
-        found[waiting[hit]] = self.columns_of_keys[at[hit]]
-        return found
 
     def columns(self, words: Sequence[str]) -> list[Any]:
         """Each word's known columns (int64), an n-gram's as often as the word holds it, in the
