@@ -71,7 +71,7 @@ from moderation.schema import (
     sites,
 )
 from moderation.settings import Settings
-from moderation.store_prepared import Prepared, PreparedCache, run_all
+from moderation.store_prepared import Prepared, PreparedCache, execute_on_driver, run_all
 from moderation.textnorm import fold
 from moderation.writelock import WriteLock
 
@@ -206,7 +206,7 @@ def make_engine(
             # A writer that starts deferred and upgrades later can fail with "database is
             # locked" despite the busy timeout; BEGIN IMMEDIATE waits for the lock instead.
             immediate = conn.get_execution_options().get("immediate", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            execute_on_driver(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=20)

@@ -6,13 +6,26 @@ order a blog sent the comments in: a comment sees the earlier ones of its own ba
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import OperationalError
 
 from moderation import checking
 from moderation.domain import Comment, Decision, ReasonCode, Score, Verdict
 from moderation.rules import Facts
-from moderation.store import PendingCheck, Site, Store, StoredCheck
+from moderation.store import (
+    PendingCheck,
+    Site,
+    Store,
+    StoredCheck,
+    StoreError,
+    make_engine,
+    migrate,
+)
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 
@@ -137,3 +150,27 @@ def test_a_mixed_batch_decides_as_the_same_comments_sent_one_by_one(store: Store
         assert together.decision.verdict is single.decision.verdict
         assert codes(together) == codes(single)
         assert together.replayed == single.replayed
+
+
+def test_a_batch_waiting_past_the_busy_timeout_fails_as_a_store_error_and_the_store_goes_on(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "locked.db"
+    engine = make_engine(f"sqlite:///{path}", busy_timeout_ms=50)
+    migrate(engine)
+    store = Store(engine)
+    site, _ = store.create_site("blog")
+    # Another program writing (it does not queue on the store's own write lock).
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match=r"^database error: database is locked") as raised:
+            store.check_and_save_many([pending(site, comment(1), T0)])
+        assert isinstance(raised.value.__cause__, OperationalError)
+        assert store.get_site("blog") == site  # readers are not held up
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    (stored,) = stored_all(store, [pending(site, comment(1), T0)])
+    assert stored.status.value == "approved"
+    engine.dispose()

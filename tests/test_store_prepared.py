@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from moderation import checking
 from moderation.domain import Comment, Decision, Score
 from moderation.rules import Facts
 from moderation.schema import comments
-from moderation.store import Store
-from moderation.store_prepared import Prepared
+from moderation.store import Store, StoreError
+from moderation.store_prepared import Prepared, execute_on_driver
 
 T0 = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -110,3 +110,13 @@ def test_a_single_statement_binds_its_one_value_and_raises_driver_errors_as_sqla
         statement.execute(conn, {"id": 7})
     with store.reading() as conn:
         assert conn.execute(select(table.c.id)).scalars().all() == [7]
+
+
+def test_a_statement_run_on_the_driver_raises_its_errors_as_sqlalchemy(store: Store) -> None:
+    with pytest.raises(StoreError, match="database error") as raised, store.writing() as conn:
+        execute_on_driver(conn, "SELEC 1")
+    cause = raised.value.__cause__
+    assert isinstance(cause, DBAPIError)
+    assert isinstance(cause.orig, store.engine.dialect.loaded_dbapi.Error)
+    with store.writing() as conn:  # the connection goes on after the failure
+        execute_on_driver(conn, "SELECT 1")
