@@ -222,6 +222,18 @@ _SPELLED_CHAIN = re.compile(
     "(?P<b>[ \t\n\r\f\v\x85\u2028\u2029\"'(<>:,;*\\[{|\u00ab\u00bb\u2018-\u201f\u300c-\u300f])"
     "(?P<chain>" + _UNIT + _SPELLED_SEP + _UNIT + "(?:" + _SPELLED_SEP + _UNIT + "){0,7}+)"
 )
+# That pattern is tried at every space, and reads the word after it before finding no separator:
+# most of a comment's cost. A chain's first separator is rarer: a "." with a space or tab on
+# either side, or the word "dot" with them on both sides. Starting at a "." rather than a class,
+# the first pattern is skipped to in C; the second is needed only when "dot" is in the text.
+_DOT_HINT = re.compile(r"\.(?:(?<=[ \t]\.)|(?=[ \t]))")
+_DOT_OR_WORD_HINT = re.compile(
+    r"[.dD](?:(?<=[ \t]\.)|(?<=\.)(?=[ \t])|(?<=[ \t][dD])(?=[oO][tT][ \t]))"
+)
+# Matched on the reversed text from just before such a dot or "dot": the separator's spaces (the
+# pattern's first separator takes at most three) and the unit before them, whose start is where
+# the chain's boundary character must be. A longer run of word characters cannot be a unit.
+_UNIT_BEFORE = re.compile("[ \t]{0,3}+[" + _W + ".-]{1,301}+")
 
 # A URL with a scheme: any host, user info allowed. Starting with the scheme's first letter
 # (checked again behind) means only "h" and "f" are ever tried. Only ASCII is ruled out before
@@ -271,6 +283,9 @@ PATTERNS: tuple[re.Pattern[str], ...] = (
     _DEFANGED_SCHEME,
     _BRACKETED_DOT,
     _SPELLED_CHAIN,
+    _DOT_HINT,
+    _DOT_OR_WORD_HINT,
+    _UNIT_BEFORE,
     _SCHEME_URL,
     _BARE_URL,
     _HREF,
@@ -309,7 +324,39 @@ def _deobfuscate(text: str) -> str:
         text = _DEFANGED_SCHEME.sub(_rearm_scheme, text)
     if "[" in text or "(" in text or "{" in text or "<" in text:
         text = _BRACKETED_DOT.sub(_bracketed_dot, text)
-    return _SPELLED_CHAIN.sub(_spelled_chain, text)
+    return _read_spelled_chains(text)
+
+
+def _read_spelled_chains(text: str) -> str:
+    """``_SPELLED_CHAIN.sub(_spelled_chain, text)``, the pattern tried only where a chain can start.
+
+    A chain starts at the boundary character before the unit that ends at its first separator:
+    each separator hint gives one such place, in order, so matching at each (skipping those a
+    replaced chain covered) finds the chains ``sub`` would, from left to right.
+    """
+    parts: list[str] = []
+    done = 0
+    backwards = ""
+    # Lower-casing the ASCII letters alone is far cheaper than str.lower() on non-ASCII text.
+    # Dropping the other characters may join letters into a "dot" that was not there: that only
+    # costs the slower pattern.
+    word = b"dot" in text.encode("ascii", "ignore").lower()
+    for hint in (_DOT_OR_WORD_HINT if word else _DOT_HINT).finditer(text):
+        if not backwards:
+            backwards = text[::-1]
+        unit = _UNIT_BEFORE.match(backwards, len(text) - hint.start())
+        if unit is None:
+            continue
+        start = len(text) - unit.end() - 1
+        match = _SPELLED_CHAIN.match(text, start) if start >= done else None
+        if match is not None:
+            parts.append(text[done:start])
+            parts.append(_spelled_chain(match))
+            done = match.end()
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def _rearm_scheme(match: re.Match[str]) -> str:

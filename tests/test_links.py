@@ -16,9 +16,12 @@ from moderation import rules
 from moderation.domain import Comment
 from moderation.features import TextInput, document
 from moderation.links import (
+    _SPELLED_CHAIN,
     PATTERNS,
     SHORTENERS,
     Link,
+    _read_spelled_chains,
+    _spelled_chain,
     domain_matches,
     extract_links,
     is_shortener,
@@ -616,6 +619,31 @@ def test_extract_links_never_raises_on_link_like_text(text: str) -> None:
         assert domain.isascii()
         assert domain == domain.lower()
         assert not domain.endswith(".")
+
+
+# Words, and what may join them: spelled-out and spaced dots, sentence breaks, brackets.
+SPELLED_WORDS = [
+    "example", "Example", "EXAMPLE", "the", "It", "com", "Com", "COM", "co.uk", "fr", "py", "x",
+    "x.", "-", "1", "ä\u0301", "пример", "例子", "dot", "a" * 300, "b" * 302,
+]  # fmt: skip
+SPELLED_GLUE = [
+    " dot ", " DOT ", "\tDot ", " dOt\t", "(dot)", "[.]", ".", ". ", " .", " . ", "   .", "    .",
+    ".\t", "\t", " ", "  ", "\n", ", ", ":", "'", "(", "«", "\u2028", "",
+]  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(SPELLED_WORDS), st.sampled_from(SPELLED_GLUE)), max_size=8
+    ).map(lambda pairs: "".join(word + glue for word, glue in pairs))
+    | st.text()
+)
+def test_spelled_chains_are_read_as_the_full_pattern_reads_them(text: str) -> None:
+    # The fast path tries the chain pattern only after a separator: it must find every chain
+    # that trying the pattern everywhere finds, and no other.
+    for variant in (text, " " + text):  # _deobfuscate's texts start with a space
+        assert _read_spelled_chains(variant) == _SPELLED_CHAIN.sub(_spelled_chain, variant)
 
 
 @settings(max_examples=200, deadline=None)
