@@ -145,7 +145,7 @@ def execute_on_driver(conn: Connection, sql: str) -> None:
     """Run `sql` (no parameters, no rows: a BEGIN, say) on `conn`'s driver connection, its
     errors raised as SQLAlchemy's.
 
-    `Connection.exec_driver_sql` builds an execution context and a result around it, a third
+    `Connection.exec_driver_sql` builds an execution context and a result around it, a quarter
     of the cost of an empty write transaction. And where it is needed most, in a "begin" event
     hook, SQLAlchemy does not wrap what the hook raises: a locked database would escape as the
     driver's own error instead of the `DBAPIError` callers handle.
