@@ -86,10 +86,7 @@ def _plain_domain(domain: str) -> bool:
     # a new one. A test holds this to the library itself.
     if len(domain) > EMAIL_MAX_LENGTH - 2 or "--" in domain or not _PLAIN_DOMAIN.fullmatch(domain):
         return False
-    lowered = domain.lower()
-    return not any(
-        lowered == name or lowered.endswith("." + name) for name in SPECIAL_USE_DOMAIN_NAMES
-    )
+    return domain_matches(domain, SPECIAL_USE_DOMAIN_NAMES) is None
 
 
 def _library_email_problem(email: str) -> str | None:
