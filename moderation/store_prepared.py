@@ -64,12 +64,7 @@ class Prepared:
     def run(self, conn: Connection, values: Mapping[str, Any]) -> Any:
         """Execute on `conn`'s driver connection (inside its transaction); return the cursor."""
         cursor = conn.connection.cursor()
-        # Not _as_sqlalchemy_errors: a generator-based context per statement costs more than
-        # the rest of this method, and every check runs a statement or two through here.
-        try:
-            cursor.execute(self.sql, self.parameters(values))
-        except conn.dialect.loaded_dbapi.Error as exc:
-            raise _as_sqlalchemy_error(self.sql, exc, conn) from exc
+        _execute(conn, cursor, self.sql, self.parameters(values))
         return cursor
 
     def one(self, conn: Connection, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,11 +147,18 @@ def execute_on_driver(conn: Connection, sql: str) -> None:
     """
     cursor = conn.connection.cursor()
     try:
-        cursor.execute(sql)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _as_sqlalchemy_error(sql, exc, conn) from exc
+        _execute(conn, cursor, sql)
     finally:
         cursor.close()
+
+
+def _execute(conn: Connection, cursor: Any, sql: str, *parameters: Any) -> None:
+    # Not _as_sqlalchemy_errors: a generator-based context per statement costs more than the
+    # statement's own Python, and every check runs a statement or two through here.
+    try:
+        cursor.execute(sql, *parameters)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _as_sqlalchemy_error(sql, exc, conn) from exc
 
 
 def _as_sqlalchemy_error(sql: str, error: Exception, conn: Connection) -> StatementError:
