@@ -31,6 +31,7 @@ from moderation.api import (
     rescore,
 )
 from moderation.api.limits import BodySizeLimit
+from moderation.api.routing import include
 from moderation.batching import BatchWriter, Writer
 from moderation.client_ip import parse_networks
 from moderation.live_model import LiveModel
@@ -240,19 +241,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limits = rate_limits(settings)
     app.state.metrics = Metrics() if settings.metrics_enabled else None
     errors.install(app)
-    app.include_router(check.router)
-    app.include_router(rescore.router)
-    app.include_router(health.router)
-    app.include_router(akismet.router)
-    app.include_router(public.router)
-    app.include_router(authors.router)
-    app.include_router(embed.router)
-    app.include_router(queue.router)
+    include(app, check.router)
+    include(app, rescore.router)
+    include(app, health.router)
+    include(app, akismet.router)
+    include(app, public.router)
+    include(app, authors.router)
+    include(app, embed.router)
+    include(app, queue.router)
     pages.install(app)
-    app.include_router(model_admin.router)
-    app.include_router(admin.router)
+    include(app, model_admin.router)
+    include(app, admin.router)
     if app.state.metrics is not None:
-        app.include_router(metrics.router)
+        include(app, metrics.router)
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData, QueryParams
 
+from moderation.api.routing import include
 from moderation.client_ip import Network, client_ip
 from moderation.domain import CommentStatus, ModerationAction, ReasonCode
 from moderation.live_model import LiveModel
@@ -264,7 +265,7 @@ def _error_page(request: Request, exc: PageError) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the pages to the app: their routes and their error pages (headers: SecurityHeaders)."""
-    app.include_router(router)
+    include(app, router)
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc: PageError) -> Response:
