@@ -31,3 +31,16 @@ def test_another_time_zone_names_the_same_moment() -> None:
     at = datetime(2026, 12, 6, 12, tzinfo=UTC)
     paris = at.astimezone(datetime.fromisoformat("2026-12-06T13:00:00+01:00").tzinfo)
     assert UUID(time_ordered_id(paris)).int >> 80 == UUID(time_ordered_id(at)).int >> 80
+
+
+def test_all_74_random_bits_vary_and_the_fixed_ones_do_not() -> None:
+    at = datetime(2026, 12, 6, tzinfo=UTC)
+    values = [UUID(time_ordered_id(at)).int for _ in range(2_000)]
+    varying = 0
+    for bit in range(128):
+        seen = {value >> bit & 1 for value in values}
+        varying += len(seen) == 2
+    # 12 bits after the version, 62 after the variant; the time, version and variant are fixed.
+    assert varying == 74
+    assert {value >> 62 & 0b11 for value in values} == {0b10}
+    assert {value >> 76 & 0xF for value in values} == {0x7}
