@@ -146,6 +146,8 @@ def reload_on_sighup(model: LiveModel) -> Callable[[], None]:
 
 
 _frozen = threading.Event()
+# Net allocations of container objects between two young collections (Python's default: 700).
+_YOUNG_COLLECTION_EVERY = 20_000
 
 
 def freeze_what_is_loaded() -> None:
@@ -159,6 +161,13 @@ def freeze_what_is_loaded() -> None:
         _frozen.set()
         gc.collect()
         gc.freeze()
+        # A check waits for its writer with its request's objects alive, so with 32 checks in
+        # flight the default threshold (700 objects) started a young collection every ten
+        # requests, an older one every hundred: 20 µs a check, 8% of the serving process.
+        # The check path leaves no garbage cycles for the collector to find; a young
+        # collection every few hundred requests and a full one every few tens of thousands
+        # still free those of rarer paths.
+        gc.set_threshold(_YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.types import Message
 
 from moderation.api.schemas import CheckOut
-from tests.conftest import Service
+from moderation.app import create_app
+from tests.conftest import Service, make_settings
 
 HAM = {
     "post_id": "tuition-vote",
@@ -184,3 +190,48 @@ def test_long_permalink_without_post_id_is_accepted(service: Service) -> None:
     assert again["reasons"][0]["code"] == "duplicate"
     stored = service.store.get_comment(service.store.get_site("blog").id, first.json()["id"])
     assert stored["permalink"] == permalink
+
+
+def test_checks_leave_no_garbage_cycles(tmp_path: Path, database_url: str) -> None:
+    """The serving process runs its garbage collector only every 20,000 allocations (app.py):
+    concurrent checks must free everything they allocate without it."""
+    app = create_app(make_settings(tmp_path, database_url))
+
+    async def post(key: str, number: int) -> int:
+        body = json.dumps({**HAM, "author_email": f"reader{number}@example.org",
+                           "content": f"{HAM['content']} ({number})"}).encode()  # fmt: skip
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": "/v1/comments/check", "raw_path": b"/v1/comments/check",
+            "query_string": b"", "root_path": "", "server": ("127.0.0.1", 80),
+            "client": ("198.51.100.7", 50000),
+            "headers": [(b"authorization", f"Bearer {key}".encode()),
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode())],
+        }  # fmt: skip
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return int(sent[0]["status"])
+
+    async def check_concurrently() -> tuple[list[int], int]:
+        async with app.router.lifespan_context(app):
+            _, key = app.state.store.create_site("blog")
+            assert await post(key, 0) == 201  # what the first check loads and caches
+            gc.collect()
+            gc.disable()
+            try:
+                statuses = await asyncio.gather(*(post(key, n) for n in range(1, 65)))
+                return statuses, gc.collect()
+            finally:
+                gc.enable()
+
+    statuses, unreachable = asyncio.run(check_concurrently())
+    assert set(statuses) == {201}
+    assert unreachable == 0
