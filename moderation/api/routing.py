@@ -20,10 +20,11 @@ def include(app: FastAPI, router: APIRouter) -> None:
     """Add each route of `router` to `app` itself, in order, as `app.include_router` would.
 
     FastAPI's `include_router` keeps the router as a branch that every request resolves twice,
-    once to find its route and once to run it: about 100,000 instructions a check, a tenth of
+    once to find its route and once to run it: 60,000-75,000 instructions a check, about 6% of
     what the serving process spends on one. Added here, a route is matched as one declared on
     the app, as the bare endpoint of the benchmarks is. The router's prefix, tags, dependencies
     and responses are already in its routes; the app's dependency overrides apply to them.
+    Each route is built again for the app: 25-50 ms for the service's 42, once per start.
     """
     for route in router.routes:
         if not isinstance(route, APIRoute):

@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, WebSocket
 from fastapi.testclient import TestClient
+from starlette.routing import BaseRoute
 
-from moderation.api import (
-    admin,
-    akismet,
-    authors,
-    check,
-    embed,
-    health,
-    metrics,
-    model_admin,
-    public,
-    queue,
-    rescore,
-)
+import moderation.api
+import moderation.web
+from moderation import app as app_module
 from moderation.api.routing import include
+from moderation.app import create_app
 from moderation.web import pages
+from tests.conftest import make_settings
 
-ROUTERS = [check, rescore, health, akismet, public, authors, embed, queue, pages, model_admin,
-           admin, metrics]  # fmt: skip
+# Every router of the service: each module of the HTTP layer that has one.
+ROUTERS = [
+    module
+    for package in (moderation.api, moderation.web)
+    for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}.")
+    if isinstance(getattr(module := importlib.import_module(info.name), "router", None), APIRouter)
+]
+
+
+def test_every_router_of_the_service_is_found() -> None:
+    found = {module.__name__.rsplit(".", 1)[1] for module in ROUTERS}
+    assert {"check", "akismet", "queue", "pages", "metrics"} <= found
+    assert len(found) == 12
 
 
 @pytest.mark.parametrize("module", ROUTERS, ids=lambda module: module.__name__)
@@ -91,3 +99,29 @@ def test_a_route_that_is_no_api_route_is_refused() -> None:
     router.add_websocket_route("/ws", echo)
     with pytest.raises(TypeError, match="only API routes"):
         include(FastAPI(), router)
+
+
+def test_the_service_documents_and_routes_as_with_include_router(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'routing.db'}")
+    added = create_app(settings)
+    with monkeypatch.context() as patch:
+        for module in (app_module, pages):
+            patch.setattr(module, "include", lambda app, router: app.include_router(router))
+        included = create_app(settings)
+    assert added.openapi() == included.openapi()
+    # Every route the included routers held, in the same order.
+    assert _paths(added.routes) == _paths(included.routes)
+
+
+def _paths(routes: Sequence[BaseRoute]) -> list[tuple[object, object]]:
+    """Each route's path and methods, in order, those of included routers in their place."""
+    found: list[tuple[object, object]] = []
+    for route in routes:
+        branch = getattr(route, "original_router", None)
+        if branch is not None:
+            found.extend(_paths(branch.routes))
+        else:
+            found.append((getattr(route, "path", None), getattr(route, "methods", None)))
+    return found
