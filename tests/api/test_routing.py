@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute
 
@@ -52,8 +52,18 @@ def _dependency() -> str:
     return "real"
 
 
+def _no_teapots(request: Request) -> None:
+    if request.headers.get("x-teapot"):
+        raise HTTPException(418, "no teapots")
+
+
 def _router() -> APIRouter:
-    router = APIRouter(prefix="/items", tags=["items"], responses={404: {"description": "No"}})
+    router = APIRouter(
+        prefix="/items",
+        tags=["items"],
+        responses={404: {"description": "No"}},
+        dependencies=[Depends(_no_teapots)],
+    )
 
     @router.get("/{name}")
     def first(name: str, source: Annotated[str, Depends(_dependency)]) -> dict[str, str]:
@@ -82,6 +92,8 @@ def test_routes_answer_as_if_included(how: str) -> None:
     assert client.post("/items/").json() == {"route": "create"}
     assert client.delete("/items/a").status_code == 405
     assert client.get("/elsewhere").status_code == 404
+    # The router's own dependencies run for each of its routes.
+    assert client.post("/items/", headers={"x-teapot": "yes"}).status_code == 418
     # The app's dependency overrides reach the routes: tests and embedders rely on them.
     app.dependency_overrides[_dependency] = lambda: "override"
     assert client.get("/items/b").json()["source"] == "override"
