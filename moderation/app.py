@@ -146,7 +146,7 @@ def reload_on_sighup(model: LiveModel) -> Callable[[], None]:
 
 
 _frozen = threading.Event()
-# Net allocations of container objects between two young collections (Python's default: 700).
+# Container objects allocated and not freed that start a young collection (Python's: 700).
 _YOUNG_COLLECTION_EVERY = 20_000
 
 
@@ -164,9 +164,9 @@ def freeze_what_is_loaded() -> None:
         # A check waits for its writer with its request's objects alive, so with 32 checks in
         # flight the default threshold (700 objects) started a young collection every ten
         # requests, an older one every hundred: 20 µs a check, 8% of the serving process.
-        # The check path leaves no garbage cycles for the collector to find; a young
-        # collection every few hundred requests and a full one every few tens of thousands
-        # still free those of rarer paths.
+        # Requests free what they allocate (the check path leaves no garbage cycles), so the
+        # count grows only with what stays alive: under load no collection runs at all, and
+        # cycles left by other paths are collected once 20,000 objects have piled up.
         gc.set_threshold(_YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 

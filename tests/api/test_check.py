@@ -193,8 +193,8 @@ def test_long_permalink_without_post_id_is_accepted(service: Service) -> None:
 
 
 def test_checks_leave_no_garbage_cycles(tmp_path: Path, database_url: str) -> None:
-    """The serving process runs its garbage collector only every 20,000 allocations (app.py):
-    concurrent checks must free everything they allocate without it."""
+    """The serving process collects garbage only once 20,000 objects have been allocated and
+    not freed (app.py): concurrent checks must free everything they allocate without it."""
     app = create_app(make_settings(tmp_path, database_url))
 
     async def post(key: str, number: int) -> int:
