@@ -116,6 +116,35 @@ def test_char_ngram_counts_match_scikit_learn_alone_and_in_batches(
                 assert found == expected, doc
 
 
+def test_scores_are_the_same_whether_counts_sort_32_or_64_bit_keys(
+    classifier: SpamClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Counting sorts each (document, column) pair as one integer, in 32 bits when the batch's
+    # pairs fit; a vocabulary too large for them must count the same in 64.
+    from moderation import classifier as module
+    from moderation.classifier import _LeanScorer
+    from moderation.dataset import read_all, seed_files
+    from tests.conftest import ROOT
+
+    docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))][:300]
+    docs += ["", "ok ok ok", "I İ ß ﬁ Ünïcödé\u00a0x\u2003y"]
+
+    def scores() -> list[tuple[float, tuple[object, ...]]]:
+        scorer = _LeanScorer(classifier._fitted_numbers())  # its own, empty word caches
+        out = []
+        for size in (1, 5, 16, 128):
+            for start in range(0, len(docs), size):
+                out += [
+                    (s.spam_probability, s.evidence)
+                    for s in scorer.score_batch(docs[start : start + size])
+                ]
+        return out
+
+    narrow = scores()
+    monkeypatch.setattr(module, "_INT32_KEYS", 0)
+    assert scores() == narrow
+
+
 def test_evidence_is_the_same_alone_and_in_a_batch(classifier: SpamClassifier) -> None:
     items = [*SPAM, *HAM, TextInput(""), TextInput("buy buy buy cheap cheap pills")]
     items = items * 3  # enough for the batch to be counted by the sparse product
