@@ -124,20 +124,18 @@ def test_scores_are_the_same_whether_counts_sort_32_or_64_bit_keys(
     from moderation import classifier as module
     from moderation.classifier import _LeanScorer
     from moderation.dataset import read_all, seed_files
+    from moderation.domain import Score
     from tests.conftest import ROOT
 
     docs = [document(ex.item) for ex in read_all(seed_files(ROOT / "training" / "data"))][:300]
     docs += ["", "ok ok ok", "I İ ß ﬁ Ünïcödé\u00a0x\u2003y"]
 
-    def scores() -> list[tuple[float, tuple[object, ...]]]:
+    def scores() -> list[Score]:
         scorer = _LeanScorer(classifier._fitted_numbers())  # its own, empty word caches
-        out = []
+        out: list[Score] = []
         for size in (1, 5, 16, 128):
             for start in range(0, len(docs), size):
-                out += [
-                    (s.spam_probability, s.evidence)
-                    for s in scorer.score_batch(docs[start : start + size])
-                ]
+                out += scorer.score_batch(docs[start : start + size])
         return out
 
     narrow = scores()
