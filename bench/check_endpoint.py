@@ -6,7 +6,13 @@ full speed (the peak), then paced at half of each one's own peak (the latency th
 also reports the CPU time the server spent per answered request: in its serving processes
 (`worker`) and in their writer processes (`writer`), which shows where a check's cost lies.
 
-    python bench/check_endpoint.py [--workers 1] [--seconds 10] [--connections 32] [--database URL]
+Both servers stay up for the whole run and their peaks are measured in turns, bare then check,
+`--rounds` times: a shared machine's speed drifts by a quarter within minutes, and a ratio of
+two runs taken side by side is the one that drift leaves alone. The ratio reported is the
+median of the rounds' ratios; the half-peak runs pace each endpoint at half its median peak.
+
+    python bench/check_endpoint.py [--workers 1] [--seconds 10] [--rounds 3] [--connections 32]
+                                   [--database URL]
 
 Needs `wrk` (Debian: apt-get install wrk).
 """
@@ -18,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,6 +84,14 @@ def paced_script(tmp: Path, rate: float) -> tuple[Path, float]:
     script = tmp / f"paced-{pause}.lua"
     script.write_text(LUA + PACING % pause)
     return script, PACED_CONNECTIONS * 1000 / pause
+
+
+PATH = "/v1/comments/check"
+
+
+def _median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median throughput (the lower middle one of an even number)."""
+    return sorted(runs, key=lambda run: run["rps"])[(len(runs) - 1) // 2]
 
 
 def analyze(url: str) -> None:
@@ -148,9 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="peak runs of each endpoint")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--database", help="SQLAlchemy URL (default: a new SQLite file)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
 
@@ -174,31 +192,50 @@ def main() -> None:
            "MODERATION_RATELIMIT_CHECK_IP_PER_SECOND": "0",
            "PYTHONPATH": str(ROOT)}  # fmt: skip
 
-    results, paced = {}, {}
-    for name, app in (("bare", "bench.bare_app:factory"), ("check", "moderation.app:factory")):
-        port = free_port()
-        proc = start(app, port, args.workers, env)
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/openapi.json")
-            base = f"http://127.0.0.1:{port}/v1/comments/check"
-            run_wrk(base, key, 2, args.connections, script)  # warm-up
-            if name == "check" and url.startswith("postgresql"):
-                analyze(url)
-            results[name] = measured(
-                proc.pid, partial(run_wrk, base, key, args.seconds, args.connections, script)
-            )
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    peaks: dict[str, list[dict[str, float]]] = {"bare": [], "check": []}
+    paced: dict[str, dict[str, float]] = {}
+    try:
+        for name, app in (("bare", "bench.bare_app:factory"), ("check", "moderation.app:factory")):
+            port = free_port()
+            servers[name] = (start(app, port, args.workers, env), f"http://127.0.0.1:{port}")
+        for _, base in servers.values():
+            wait_ready(f"{base}/openapi.json")
+            run_wrk(f"{base}{PATH}", key, 2, args.connections, script)  # warm-up
+        if url.startswith("postgresql"):
+            analyze(url)
+        for _ in range(args.rounds):
+            for name, (proc, base) in servers.items():
+                peaks[name].append(
+                    measured(
+                        proc.pid,
+                        partial(run_wrk, f"{base}{PATH}", key, args.seconds, args.connections,
+                                script),
+                    )
+                )  # fmt: skip
+        results = {name: _median_run(runs) for name, runs in peaks.items()}
+        for name, (proc, base) in servers.items():
             half, target = paced_script(tmp, results[name]["rps"] / 2)
             paced[name] = measured(
-                proc.pid, partial(run_wrk, base, key, args.seconds, PACED_CONNECTIONS, half)
+                proc.pid,
+                partial(run_wrk, f"{base}{PATH}", key, args.seconds, PACED_CONNECTIONS, half),
             )
             paced[name]["target"] = target
-        finally:
+    finally:
+        for proc, _ in servers.values():
             proc.terminate()
+        for proc, _ in servers.values():
             proc.wait(timeout=20)
-    ratio = results["check"]["rps"] / results["bare"]["rps"]
+    ratios = [c["rps"] / b["rps"] for b, c in zip(peaks["bare"], peaks["check"], strict=True)]
+    ratio = statistics.median(ratios)
     db = "postgresql" if url.startswith("postgresql") else "sqlite"
     print(f"database {db}, {args.workers} worker(s), {args.connections} connections, "
-          f"{args.seconds} s per run")  # fmt: skip
+          f"{args.seconds} s per run, {args.rounds} round(s) of peaks")  # fmt: skip
+    print("peaks, round by round (req/s, bare then check):")
+    rounds = zip(peaks["bare"], peaks["check"], ratios, strict=True)
+    for number, (bare, check, share) in enumerate(rounds, 1):
+        print(f"  round {number}: bare {bare['rps']:.0f}, check {check['rps']:.0f}: {share:.1%}")
+    print("the median round of each endpoint:")
     # CPU: the server's processes' CPU time per answered request, µs (workers, writers).
     print(f"{'endpoint':<8} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
           f"{'CPU worker':>11} {'CPU writer':>11}")  # fmt: skip
@@ -206,7 +243,7 @@ def main() -> None:
         print(f"{name:<8} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p90_ms']:>8.2f} "
               f"{r['p99_ms']:>8.2f} {r['non_2xx']:>8.0f} {r['cpu_worker_us']:>8.0f} µs "
               f"{r['cpu_writer_us']:>8.0f} µs")  # fmt: skip
-    print(f"check / bare throughput: {ratio:.1%}")
+    print(f"check / bare throughput, the median of the rounds' ratios: {ratio:.1%}")
     print(f"paced at half of each one's peak, {PACED_CONNECTIONS} connections:")
     print(f"{'endpoint':<8} {'target/s':>9} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
           f"{'CPU worker':>11} {'CPU writer':>11}")  # fmt: skip
@@ -214,7 +251,7 @@ def main() -> None:
         print(f"{name:<8} {r['target']:>9.0f} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} "
               f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['cpu_worker_us']:>8.0f} µs "
               f"{r['cpu_writer_us']:>8.0f} µs")  # fmt: skip
-    print(json.dumps({"database": db, "workers": args.workers, "ratio": ratio, **{
+    print(json.dumps({"database": db, "workers": args.workers, "ratio": ratio, "ratios": ratios, **{
         f"{n}_{k}": v for n, r in results.items() for k, v in r.items()}, **{
         f"{n}_half_{k}": v for n, r in paced.items() for k, v in r.items()}}))  # fmt: skip
     shutil.rmtree(tmp, ignore_errors=True)
