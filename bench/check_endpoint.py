@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -35,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.procfs import cpu_seconds, tree  # noqa: E402
+from bench.procfs import cpu_by_command, cpu_seconds, idle_seconds, tree  # noqa: E402
 from moderation.store import Store, make_engine, migrate  # noqa: E402
 from tests.servers import free_port, wait_ready  # noqa: E402
 
@@ -89,6 +90,12 @@ def paced_script(tmp: Path, rate: float) -> tuple[Path, float]:
 PATH = "/v1/comments/check"
 
 
+def _cpu(run: dict[str, float], database: bool) -> str:
+    """A run's CPU columns: the worker's and the writer's, and the database server's."""
+    columns = f"{run['cpu_worker_us']:>8.0f} µs {run['cpu_writer_us']:>8.0f} µs"
+    return columns + (f" {run['cpu_database_us']:>10.0f} µs" if database else "")
+
+
 def _median_run(runs: list[dict[str, float]]) -> dict[str, float]:
     """The run with the median throughput (the lower middle one of an even number)."""
     return sorted(runs, key=lambda run: run["rps"])[(len(runs) - 1) // 2]
@@ -123,13 +130,26 @@ def _cpu_by_role(pid: int) -> dict[str, float]:
 def measured(pid: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
     """`run()`'s figures, with the CPU time the server's processes spent per answered request
     (µs, by role) while it ran."""
-    before = _cpu_by_role(pid)
+    before, database, idle, started = (
+        _cpu_by_role(pid),
+        cpu_by_command("postgres"),
+        idle_seconds(),
+        time.monotonic(),
+    )
     figures = run()
     after = _cpu_by_role(pid)
+    # PostgreSQL's processes on this machine, those alive at the end: its server shares the
+    # cores with the service when it runs here, and a check's cost there is part of the story.
+    database_used = sum(
+        used - database.get(process, 0.0) for process, used in cpu_by_command("postgres").items()
+    )
+    idle_share = (idle_seconds() - idle) / ((time.monotonic() - started) * (os.cpu_count() or 1))
     per_request = 1e6 / max(figures["requests"], 1.0)
-    return figures | {
-        f"cpu_{role}_us": (after[role] - used) * per_request for role, used in before.items()
-    }
+    return (
+        figures
+        | {f"cpu_{role}_us": (after[role] - used) * per_request for role, used in before.items()}
+        | {"cpu_database_us": database_used * per_request, "idle": idle_share}
+    )
 
 
 def run_wrk(url: str, key: str, seconds: int, connections: int, script: Path) -> dict[str, float]:
@@ -236,21 +256,24 @@ def main() -> None:
     for number, (bare, check, share) in enumerate(rounds, 1):
         print(f"  round {number}: bare {bare['rps']:.0f}, check {check['rps']:.0f}: {share:.1%}")
     print("the median round of each endpoint:")
-    # CPU: the server's processes' CPU time per answered request, µs (workers, writers).
+    # CPU: the server's processes' CPU time per answered request, µs (workers, writers, and
+    # PostgreSQL's server when it runs here); idle: the machine's cores left idle meanwhile.
+    database = db == "postgresql"
+    cpu_heads = f"{'CPU worker':>11} {'CPU writer':>11}" + (f" {'CPU database':>13}" * database)
     print(f"{'endpoint':<8} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
-          f"{'CPU worker':>11} {'CPU writer':>11}")  # fmt: skip
+          f"{cpu_heads} {'idle':>5}")  # fmt: skip
     for name, r in results.items():
         print(f"{name:<8} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} {r['p90_ms']:>8.2f} "
-              f"{r['p99_ms']:>8.2f} {r['non_2xx']:>8.0f} {r['cpu_worker_us']:>8.0f} µs "
-              f"{r['cpu_writer_us']:>8.0f} µs")  # fmt: skip
+              f"{r['p99_ms']:>8.2f} {r['non_2xx']:>8.0f} {_cpu(r, database)} "
+              f"{r['idle']:>5.0%}")  # fmt: skip
     print(f"check / bare throughput, the median of the rounds' ratios: {ratio:.1%}")
     print(f"paced at half of each one's peak, {PACED_CONNECTIONS} connections:")
     print(f"{'endpoint':<8} {'target/s':>9} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-          f"{'CPU worker':>11} {'CPU writer':>11}")  # fmt: skip
+          f"{cpu_heads} {'idle':>5}")  # fmt: skip
     for name, r in paced.items():
         print(f"{name:<8} {r['target']:>9.0f} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} "
-              f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['cpu_worker_us']:>8.0f} µs "
-              f"{r['cpu_writer_us']:>8.0f} µs")  # fmt: skip
+              f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {_cpu(r, database)} "
+              f"{r['idle']:>5.0%}")  # fmt: skip
     print(json.dumps({"database": db, "workers": args.workers, "ratio": ratio, "ratios": ratios, **{
         f"{n}_{k}": v for n, r in results.items() for k, v in r.items()}, **{
         f"{n}_half_{k}": v for n, r in paced.items() for k, v in r.items()}}))  # fmt: skip

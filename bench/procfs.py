@@ -43,3 +43,27 @@ def rss_bytes(pid: int) -> int:
     """The resident memory of `pid` (OSError once it is gone)."""
     # statm's second field: resident pages, the figure `VmRSS` in /proc/PID/status gives in kB.
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def cpu_by_command(name: str) -> dict[int, float]:
+    """The CPU time of each process whose command name is `name` ("postgres"), by process id."""
+    found: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        command = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if command == name:
+            fields = stat.rsplit(")", 1)[1].split()
+            found[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def idle_seconds() -> float:
+    """The time every core of this machine has spent idle, summed (idle and I/O wait)."""
+    # The first line of /proc/stat: "cpu user nice system idle iowait ...", in clock ticks.
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -55,3 +56,27 @@ def test_the_reported_peak_is_the_run_with_the_median_throughput() -> None:
     # Of an even number, the lower of the two middle runs: the figure never flatters.
     assert _median_run(runs[:2]) == {"rps": 2_700.0, "p99_ms": 30.0}
     assert _median_run(runs[2:]) == {"rps": 3_500.0}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_command_s_processes_are_found_by_name_with_their_cpu_time() -> None:
+    from bench.procfs import cpu_by_command, cpu_seconds
+
+    own = Path("/proc/self/comm").read_text().strip()
+    end = time.process_time() + 0.2
+    while time.process_time() < end:  # some CPU time of our own to find
+        pass
+    found = cpu_by_command(own)
+    assert found[os.getpid()] == pytest.approx(cpu_seconds(os.getpid()), abs=0.05)
+    assert found[os.getpid()] >= 0.2
+    assert os.getpid() not in cpu_by_command(own + "-not-this-one")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_idle_time_is_counted_over_every_core() -> None:
+    from bench.procfs import idle_seconds
+
+    before = idle_seconds()
+    time.sleep(0.5)
+    # Half a second on each core, less what ran meanwhile; the machine's other work varies.
+    assert 0.0 <= idle_seconds() - before <= 0.5 * (os.cpu_count() or 1) + 0.05
