@@ -62,17 +62,26 @@ _encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 def decide_all(
-    job: BacklogJob, items: Sequence[Comment | str]
+    job: BacklogJob, items: Sequence[Comment | str], *, evidence: bool = True
 ) -> list[tuple[Comment, Decision] | str]:
     """Each comment with its decision, in order, all scored in one batched classifier call; an
-    item that is a refusal (a str) stays as it is in its place."""
+    item that is a refusal (a str) stays as it is in its place.
+
+    Without `evidence`, a decision carries it only where its reasons name the terms (from the
+    policy's unsure band up): for a caller that does not show the evidence itself.
+    """
+    evidence_from = 0.0 if evidence else job.policy.ham_threshold
     out: list[tuple[Comment, Decision] | str] = []
     # A chunk at a time: the links found while scoring a comment are still cached when the
     # rules look for them (links.py keeps the last 128 comments' links).
     for start in range(0, len(items), _CHUNK):
         chunk = items[start : start + _CHUNK]
         good = [item for item in chunk if isinstance(item, Comment)]
-        scores = iter(job.model.classifier.score_many([checking.text_input(c) for c in good]))
+        scores = iter(
+            job.model.classifier.score_many(
+                [checking.text_input(c) for c in good], evidence_from=evidence_from
+            )
+        )
         out.extend(
             (item, checking.judge(item, job.policy, job.facts, next(scores)))
             if isinstance(item, Comment)
@@ -84,7 +93,9 @@ def decide_all(
 
 def decide_lines(job: BacklogJob, lines: Sequence[tuple[int, str]]) -> str:
     """The output lines (each ending in a newline) for numbered input lines, in their order."""
-    decided = decide_all(job, [read_comment(line, job.facts.now) for _, line in lines])
+    decided = decide_all(
+        job, [read_comment(line, job.facts.now) for _, line in lines], evidence=False
+    )
     out = []
     for (number, _), item in zip(lines, decided, strict=True):
         if isinstance(item, str):

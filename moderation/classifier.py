@@ -543,8 +543,9 @@ class _LeanScorer:
             )
             offset += size
 
-    def score_batch(self, docs: Sequence[str]) -> list[Score]:
-        """`score` of each document, with the arithmetic done once for the whole batch.
+    def score_batch(self, docs: Sequence[str], *, evidence_from: float = 0.0) -> list[Score]:
+        """`score` of each document, with the arithmetic done once for the whole batch; the
+        evidence of those whose probability is at least `evidence_from` (math.inf: of none).
 
         Per document, only the tokenising and the vocabulary lookups remain in Python; the
         term counts, TF-IDF weighting, norms, dot products and evidence ranking are array
@@ -572,11 +573,35 @@ class _LeanScorer:
             decision += np.bincount(rows, weights=contribution, minlength=n)
             contributions.append((rows, contribution, idx + part.offset))
         probabilities = 1.0 / (1.0 + np.exp(np.minimum(700.0, self.a * decision + self.b)))
-        evidence = self._evidence(n, contributions)
+        evidence = self._evidence_from(probabilities, contributions, evidence_from)
         return [
             Score(spam_probability=float(p), evidence=e)
             for p, e in zip(probabilities.tolist(), evidence, strict=True)
         ]
+
+    def _evidence_from(
+        self, probabilities: Any, contributions: list[tuple[Any, Any, Any]], evidence_from: float
+    ) -> list[tuple[Evidence, ...]]:
+        """`_evidence` of the documents whose probability is at least `evidence_from`; none
+        (an empty tuple) for the others."""
+        n = len(probabilities)
+        if evidence_from <= 0.0:  # a probability is never below 0: every document's
+            return self._evidence(n, contributions)
+        wanted = probabilities >= evidence_from
+        out: list[tuple[Evidence, ...]] = [()] * n
+        if not wanted.any():
+            return out
+        # The wanted documents' entries alone, their rows numbered among them: each document's
+        # evidence is its own entries' ranking, whichever documents are ranked with it.
+        renumbered = np.cumsum(wanted) - 1
+        subset = []
+        for rows, values, columns in contributions:
+            keep = wanted[rows]
+            subset.append((renumbered[rows[keep]], values[keep], columns[keep]))
+        picked = np.flatnonzero(wanted).tolist()
+        for doc, found in zip(picked, self._evidence(len(picked), subset), strict=True):
+            out[doc] = found
+        return out
 
     def _evidence(
         self, n: int, contributions: list[tuple[Any, Any, Any]]
@@ -763,12 +788,16 @@ class SpamClassifier:
         """The spam probability of one comment and the terms that pushed it most."""
         return self._scorer().score_batch([document(item)])[0]
 
-    def score_many(self, items: Sequence[TextInput]) -> list[Score]:
-        """Score several comments, evidence included."""
+    def score_many(self, items: Sequence[TextInput], *, evidence_from: float = 0.0) -> list[Score]:
+        """Score several comments, with the evidence of those whose spam probability is at
+        least `evidence_from` (by default every one; math.inf: none). Ranking the evidence
+        costs about a tenth of scoring: a caller that shows it only for some comments (a
+        reason names the terms only from the unsure band up) asks only for those."""
         scorer = self._scorer()
         docs = [document(item) for item in items]
         # Batches of a few hundred keep the arrays in cache; larger ones only sort longer.
         out: list[Score] = []
         for start in range(0, len(docs), _SCORE_BATCH):
-            out.extend(scorer.score_batch(docs[start : start + _SCORE_BATCH]))
+            batch = docs[start : start + _SCORE_BATCH]
+            out.extend(scorer.score_batch(batch, evidence_from=evidence_from))
         return out

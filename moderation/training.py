@@ -8,6 +8,7 @@ did not train on, and the candidate is "worse" when its ROC AUC is lower by more
 
 from __future__ import annotations
 
+import math
 import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -394,8 +395,8 @@ def _probabilities(classifier: SpamClassifier, examples: Sequence[Example]) -> A
     try:
         # The scoring path: the pipeline's own predict_proba runs scikit-learn's Python
         # analyzers, a millisecond a comment (a minute for a streamed model's validation
-        # slice), and agrees with this to 1e-5.
-        scores = classifier.score_many(items)
+        # slice), and agrees with this to 1e-5. Only the probabilities are wanted: no evidence.
+        scores = classifier.score_many(items, evidence_from=math.inf)
     except ValueError:  # a pipeline of another shape than build_pipeline's
         return classifier.spam_probabilities(items)
     return np.array([score.spam_probability for score in scores])

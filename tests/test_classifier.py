@@ -143,6 +143,24 @@ def test_scores_are_the_same_whether_counts_sort_32_or_64_bit_keys(
     assert scores() == narrow
 
 
+@pytest.mark.parametrize("size", [2, 9])  # below and above _GROUPED_FROM, once subset
+def test_evidence_is_ranked_only_from_the_probability_asked_for(
+    classifier: SpamClassifier, size: int
+) -> None:
+    items = [*SPAM, *HAM, TextInput(""), TextInput("buy buy buy cheap cheap pills")][:size]
+    full = classifier.score_many(items)
+    cut = sorted(s.spam_probability for s in full)[len(full) // 2]
+    partial = classifier.score_many(items, evidence_from=cut)
+    assert [s.spam_probability for s in partial] == [s.spam_probability for s in full]
+    for whole, some in zip(full, partial, strict=True):
+        assert some.evidence == (whole.evidence if whole.spam_probability >= cut else ())
+    assert any(s.evidence for s in partial)
+    assert any(not s.evidence for s in partial)
+    none = classifier.score_many(items, evidence_from=float("inf"))
+    assert [s.spam_probability for s in none] == [s.spam_probability for s in full]
+    assert all(s.evidence == () for s in none)
+
+
 def test_evidence_is_the_same_alone_and_in_a_batch(classifier: SpamClassifier) -> None:
     items = [*SPAM, *HAM, TextInput(""), TextInput("buy buy buy cheap cheap pills")]
     items = items * 3  # enough for the batch to be counted by the sparse product

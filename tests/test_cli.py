@@ -122,6 +122,43 @@ def test_score_on_several_processes_keeps_the_order_and_the_answers(env: Path) -
     assert {o["verdict"] for o in out if "verdict" in o} >= {"approve", "spam"}
 
 
+def test_score_names_the_same_terms_in_its_reasons_as_a_check_would(env: Path) -> None:
+    # `score` shows no evidence, so it ranks it only where a reason names the terms (the
+    # unsure band up); what it prints must be what a decision with all its evidence says.
+    from datetime import UTC, datetime
+
+    from moderation import artifacts, backlog
+    from moderation.api.schemas import decision_body
+    from moderation.dataset import read_all, seed_files
+    from moderation.policy import SitePolicy
+    from moderation.rules import Facts
+    from tests.conftest import ROOT
+
+    examples = read_all(seed_files(ROOT / "training" / "data"))
+    examples = examples[:: max(1, len(examples) // 400)]  # spam and ham, from every file
+    lines = [
+        json.dumps({"post_id": "p", "content": ex.item.content, "author_name": ex.item.author_name,
+                    "author_email": ex.author_email or f"r{i}@example.org",
+                    "author_url": ex.item.author_url})
+        for i, ex in enumerate(examples)
+    ]  # fmt: skip
+    result = runner.invoke(app, ["score", "--jobs", "1"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    printed = [json.loads(line) for line in result.stdout.splitlines()]
+
+    job = backlog.BacklogJob(
+        model=artifacts.load_current(MODELS_DIR),
+        policy=SitePolicy(),
+        facts=Facts(now=datetime.now(UTC)),
+    )
+    decided = backlog.decide_all(job, [backlog.read_comment(line, job.facts.now) for line in lines])
+    expected = [
+        decision_body(item[1], evidence=False) for item in decided if not isinstance(item, str)
+    ]
+    assert [{k: o[k] for k in expected[0]} for o in printed] == expected
+    assert any("terms:" in r["message"] for o in printed for r in o["reasons"])
+
+
 @pytest.fixture
 def uvicorn_runs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, object]]]:
     """`serve` without a server: what it would have passed to uvicorn.run, call by call."""
