@@ -1,9 +1,21 @@
-"""What Linux's /proc tells of a process tree: its members and their CPU time."""
+"""What Linux's /proc tells: a process tree, processes by name, their CPU time, idle cores."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+
+def _stat(pid: int | str) -> tuple[str, list[str]]:
+    """A process's command name and the fields of its stat line after it (OSError once gone)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The name is in parentheses and may hold spaces and parentheses of its own.
+    return stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 1 :].split()
+
+
+def _cpu(fields: list[str]) -> float:
+    # utime and stime, the 14th and 15th fields of the line, in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children() -> dict[int, list[int]]:
@@ -12,11 +24,10 @@ def _children() -> dict[int, list[int]]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
+                _, fields = _stat(entry)
             except OSError:
                 continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            found.setdefault(parent, []).append(int(entry))
+            found.setdefault(int(fields[1]), []).append(int(entry))
     return found
 
 
@@ -34,9 +45,7 @@ def tree(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """The CPU time `pid` has used, user and system (OSError once it is gone)."""
-    # utime and stime, the 14th and 15th fields, after the parenthesised command name.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _cpu(_stat(pid)[1])
 
 
 def rss_bytes(pid: int) -> int:
@@ -52,13 +61,11 @@ def cpu_by_command(name: str) -> dict[int, float]:
         if not entry.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
+            command, fields = _stat(entry)
         except OSError:
             continue
-        command = stat[stat.index("(") + 1 : stat.rindex(")")]
         if command == name:
-            fields = stat.rsplit(")", 1)[1].split()
-            found[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            found[int(entry)] = _cpu(fields)
     return found
 
 
