@@ -177,7 +177,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings, checkpoint_in_background=True)
-        checkpointer = Checkpointer(store.engine) if store.dialect == "sqlite" else None
+        checkpointer = (
+            Checkpointer(store.engine, write_lock=store.write_lock)
+            if store.dialect == "sqlite"
+            else None
+        )
         key = ensure_first_site(store, settings)
         if key:
             announce_key(key)

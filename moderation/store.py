@@ -168,6 +168,7 @@ def make_engine(
     synchronous: str = "NORMAL",
     busy_timeout_ms: int = 10_000,
     checkpoint_in_background: bool = False,
+    wal_size_limit: int = 64 * 1024 * 1024,
     ping_after_idle: float = 1.0,
 ) -> Engine:
     """An engine for SQLite (WAL, immediate write transactions) or PostgreSQL.
@@ -177,6 +178,10 @@ def make_engine(
 
     `checkpoint_in_background`: SQLite's commits never checkpoint the WAL themselves; a
     `store_wal.Checkpointer` must then run beside the engine (PostgreSQL: no effect).
+
+    `wal_size_limit` (bytes): when the WAL starts over, SQLite cuts its file back to this
+    size, so that a burst (or a long reader that kept it from starting over) does not leave
+    it that large on disk. Below it, the file is written over rather than grown anew.
     """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -197,6 +202,7 @@ def make_engine(
             cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA journal_size_limit={int(wal_size_limit)}")
             if checkpoint_in_background:
                 cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
@@ -599,7 +605,8 @@ class Store:
         self.engine = engine
         self.dialect = engine.dialect.name
         database = engine.url.database if self.dialect == "sqlite" else None
-        self._write_lock = (
+        # The writers' queue on this host (None: an in-memory database, one connection).
+        self.write_lock = (
             WriteLock(Path(f"{database}.writelock"))
             if database and database != ":memory:"
             else None
@@ -612,7 +619,7 @@ class Store:
     def writing(self) -> Iterator[Connection]:
         try:
             with (
-                self._write_lock.held() if self._write_lock else nullcontext(),
+                self.write_lock.held() if self.write_lock else nullcontext(),
                 self.engine.connect().execution_options(immediate=True) as conn,
                 conn.begin(),
             ):

@@ -5,43 +5,90 @@ syncs it, on the writer's thread, holding up the batch of checks waiting for tha
 checkpointer runs the same (PASSIVE) checkpoint every second or so instead: it never blocks
 the writer, and SQLite does the copying and the sync with the GIL released, so they overlap
 with the next batch. The WAL is still synced at each checkpoint, as before.
+
+SQLite starts the WAL over only when a writer finds every frame of it copied. Under steady
+load a passive checkpoint never gets there: frames are committed while it copies. The WAL
+then grows without end (hundreds of megabytes a minute at the check endpoint's peak), and
+every commit appends to new blocks of the file, which the kernel allocates and zeroes. So once
+the WAL holds `restart_pages` or more, the checkpointer copies again what was committed
+during the previous pass, a few times, each pass shorter than the one before, and copies the
+last few frames while it holds the writers' lock: the next commit finds the WAL copied and
+writes from the start of the file again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 
 from sqlalchemy import Engine
 
+from moderation.writelock import WriteLock
+
 log = logging.getLogger(__name__)
+
+# Passes before the one under the writers' lock: each copies what was committed during the one
+# before. The writers wait only for the last one, a millisecond or two of copying and syncing.
+_CATCH_UP_PASSES = 3
+_CAUGHT_UP_PAGES = 100  # no further pass is needed for fewer new frames than this
 
 
 class Checkpointer:
-    """A daemon thread checkpointing an SQLite engine's WAL every `seconds` until closed."""
+    """A daemon thread checkpointing an SQLite engine's WAL every `seconds` until closed.
 
-    def __init__(self, engine: Engine, *, seconds: float = 1.0) -> None:
+    `write_lock`: the lock the engine's writers take before they begin (`Store`'s), held for
+    the last pass of a checkpoint that lets the WAL start over; without it, that pass races
+    with the writers and the WAL may go on growing.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        seconds: float = 1.0,
+        write_lock: WriteLock | None = None,
+        restart_pages: int = 1000,
+    ) -> None:
         self.engine = engine
         self.seconds = seconds
+        self.write_lock = write_lock
+        self.restart_pages = restart_pages
         self.checkpoints = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="moderation-checkpoint", daemon=True)
         self._thread.start()
 
     def checkpoint(self) -> tuple[int, int, int]:
-        """One PASSIVE checkpoint: (busy, WAL pages, pages copied into the database)."""
+        """A PASSIVE checkpoint and, if the WAL holds `restart_pages` or more, the passes that
+        let it start over: (busy, WAL pages, pages copied into the database) of the last."""
         # The driver's connection, in its autocommit mode: outside any transaction, which a
         # checkpoint needs (SQLAlchemy would begin one).
         conn = self.engine.raw_connection()
         try:
             cursor = conn.cursor()
-            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            busy, pages, copied = cursor.fetchone() or (1, -1, -1)
+
+            def passive() -> tuple[int, int, int]:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                busy, pages, copied = cursor.fetchone() or (1, -1, -1)
+                return int(busy), int(pages), int(copied)
+
+            result = passive()
+            if result[1] >= self.restart_pages:
+                for _ in range(_CATCH_UP_PASSES):
+                    pages = result[1]
+                    result = passive()
+                    if result[1] - pages < _CAUGHT_UP_PAGES:
+                        break
+                # No commit can come between this pass and the next writer's: that writer
+                # finds every frame copied (unless a reader still reads some) and rewinds.
+                with self.write_lock.held() if self.write_lock else nullcontext():
+                    result = passive()
             cursor.close()
         finally:
             conn.close()
         self.checkpoints += 1
-        return int(busy), int(pages), int(copied)
+        return result
 
     def close(self) -> None:
         """Stop the thread after a last checkpoint."""

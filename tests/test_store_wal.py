@@ -69,6 +69,91 @@ def test_the_checkpointer_runs_on_its_own_and_once_more_when_closed(tmp_path: Pa
         engine.dispose()
 
 
+# A WAL frame: a 24-byte header and a page (SQLAlchemy's SQLite databases keep 4096 bytes).
+FRAME_BYTES = 24 + 4096
+
+
+def wal_frames(path: Path) -> int:
+    """How many frames the WAL file has room for: the most it has held since it was cut."""
+    wal = Path(f"{path}-wal")
+    return wal.stat().st_size // FRAME_BYTES if wal.exists() else 0
+
+
+def test_steady_writes_do_not_grow_the_wal_without_end(tmp_path: Path) -> None:
+    # Under steady writes a passive checkpoint always leaves the frames committed while it
+    # copied, and SQLite never rewinds such a WAL: it would hold every frame ever written,
+    # at least one a commit.
+    path = tmp_path / "wal.db"
+    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
+    migrate(engine)
+    store = Store(engine)
+    commits = 3000
+    checkpointer = Checkpointer(engine, seconds=0.02, write_lock=store.write_lock, restart_pages=50)
+    try:
+        write_pages(store, commits)
+        checkpointer.close()
+        assert wal_frames(path) < commits
+        assert "site-2999" in names_in_database_file(path, tmp_path / "copy.db")
+    finally:
+        checkpointer.close()
+        engine.dispose()
+
+
+def test_a_reader_in_the_wal_keeps_it_from_starting_over_but_holds_up_no_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wal.db"
+    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
+    migrate(engine)
+    store = Store(engine)
+    write_pages(store, 100)
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM sites").fetchone()  # a snapshot that needs the WAL
+    write_pages(store, 100, prefix="later")
+    checkpointer = Checkpointer(engine, seconds=3600, write_lock=store.write_lock, restart_pages=1)
+    try:
+        started = time.monotonic()
+        _, pages, copied = checkpointer.checkpoint()
+        # It copied what the reader allows and returned: it does not wait for the reader
+        # (the connection's busy timeout is 10 seconds).
+        assert time.monotonic() - started < 5
+        assert 0 < copied < pages
+        store.create_site("meanwhile")  # the writers' lock is free again
+        assert wal_frames(path) > pages  # the WAL grew on: the reader is still in it
+        reader.execute("COMMIT")
+        _, pages, copied = checkpointer.checkpoint()
+        assert copied == pages
+        store.create_site("after")
+        # The commit after the reader left wrote at the start of the WAL: its frames are
+        # counted from there.
+        _, pages, _ = checkpointer.checkpoint()
+        assert pages < 50
+        assert {"meanwhile", "after"} <= names_in_database_file(path, tmp_path / "copy.db")
+    finally:
+        reader.close()
+        checkpointer.close()
+        engine.dispose()
+
+
+def test_the_wal_file_is_cut_back_when_it_starts_over(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    limit = 64 * FRAME_BYTES
+    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True, wal_size_limit=limit)
+    migrate(engine)
+    store = Store(engine)
+    write_pages(store, 300)  # a burst, with no checkpoint
+    assert wal_frames(path) > 300
+    checkpointer = Checkpointer(engine, seconds=3600, write_lock=store.write_lock, restart_pages=1)
+    try:
+        checkpointer.checkpoint()
+        store.create_site("after")  # the first commit of the new WAL cuts its file
+        assert Path(f"{path}-wal").stat().st_size <= limit
+    finally:
+        checkpointer.close()
+        engine.dispose()
+
+
 def test_the_service_checkpoints_sqlite_while_it_runs(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'service.db'}"
     with TestClient(create_app(make_settings(tmp_path, url))):
