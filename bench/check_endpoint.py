@@ -20,6 +20,7 @@ Needs `wrk` (Debian: apt-get install wrk).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -28,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -111,6 +113,34 @@ def analyze(url: str) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     engine.dispose()
+
+
+class LargestSize:
+    """The largest size a file reached, polled every `seconds` on a thread until stopped: an
+    SQLite WAL, which a checkpoint that starts it over may cut back in between."""
+
+    def __init__(self, path: Path, seconds: float = 0.2) -> None:
+        self.path = path
+        self.seconds = seconds
+        self.largest = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        with contextlib.suppress(OSError):  # not there (yet, or any more)
+            self.largest = max(self.largest, self.path.stat().st_size)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            self._poll()
+
+    def stop(self) -> int:
+        """Stop polling; the largest size seen, in bytes, a last poll included."""
+        self._stop.set()
+        self._thread.join()
+        self._poll()
+        return self.largest
 
 
 def _cpu_by_role(pid: int) -> dict[str, float]:
@@ -212,6 +242,9 @@ def main() -> None:
            "MODERATION_RATELIMIT_CHECK_IP_PER_SECOND": "0",
            "PYTHONPATH": str(ROOT)}  # fmt: skip
 
+    # SQLite's WAL under the check server's load: how large its file grows (a checkpoint that
+    # cannot start it over lets it grow for as long as the load lasts).
+    wal = None if args.database else LargestSize(tmp / "bench.db-wal")
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     peaks: dict[str, list[dict[str, float]]] = {"bare": [], "check": []}
     paced: dict[str, dict[str, float]] = {}
@@ -246,6 +279,7 @@ def main() -> None:
             proc.terminate()
         for proc, _ in servers.values():
             proc.wait(timeout=20)
+        wal_bytes = wal.stop() if wal is not None else 0
     ratios = [c["rps"] / b["rps"] for b, c in zip(peaks["bare"], peaks["check"], strict=True)]
     ratio = statistics.median(ratios)
     db = "postgresql" if url.startswith("postgresql") else "sqlite"
@@ -274,7 +308,14 @@ def main() -> None:
         print(f"{name:<8} {r['target']:>9.0f} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} "
               f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {_cpu(r, database)} "
               f"{r['idle']:>5.0%}")  # fmt: skip
-    print(json.dumps({"database": db, "workers": args.workers, "ratio": ratio, "ratios": ratios, **{
+    extra: dict[str, float] = {}
+    if wal is not None:
+        extra = {"sqlite_wal_mb": wal_bytes / 1e6,
+                 "sqlite_database_mb": (tmp / "bench.db").stat().st_size / 1e6}  # fmt: skip
+        print(f"SQLite: the WAL file's largest size {extra['sqlite_wal_mb']:.0f} MB, the "
+              f"database {extra['sqlite_database_mb']:.0f} MB at the end")  # fmt: skip
+    print(json.dumps({"database": db, "workers": args.workers, "ratio": ratio, "ratios": ratios,
+        **extra, **{
         f"{n}_{k}": v for n, r in results.items() for k, v in r.items()}, **{
         f"{n}_half_{k}": v for n, r in paced.items() for k, v in r.items()}}))  # fmt: skip
     shutil.rmtree(tmp, ignore_errors=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.check_endpoint import _median_run, measured
+from bench.check_endpoint import LargestSize, _median_run, measured
 
 # A parent that burns CPU beside a multiprocessing child (as a worker beside its writer).
 _BUSY = """
@@ -80,3 +80,24 @@ def test_idle_time_is_counted_over_every_core() -> None:
     time.sleep(0.5)
     # Half a second on each core, less what ran meanwhile; the machine's other work varies.
     assert 0.0 <= idle_seconds() - before <= 0.5 * (os.cpu_count() or 1) + 0.05
+
+
+def test_the_largest_size_a_file_reached_is_kept_after_it_shrinks(tmp_path: Path) -> None:
+    path = tmp_path / "bench.db-wal"
+    sampler = LargestSize(path, seconds=0.01)
+    try:
+        path.write_bytes(b"x" * 100_000)
+        deadline = time.monotonic() + 10
+        while sampler.largest < 100_000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        path.write_bytes(b"x" * 10)  # cut back, as a WAL that starts over is
+        path.unlink()
+    finally:
+        largest = sampler.stop()
+    assert largest == 100_000
+
+
+def test_a_file_that_never_appears_has_no_size(tmp_path: Path) -> None:
+    sampler = LargestSize(tmp_path / "none", seconds=0.01)
+    time.sleep(0.05)
+    assert sampler.stop() == 0
