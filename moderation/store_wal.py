@@ -29,7 +29,7 @@ from moderation.writelock import WriteLock
 log = logging.getLogger(__name__)
 
 # Passes before the one under the writers' lock: each copies what was committed during the one
-# before. The writers wait only for the last one, a millisecond or two of copying and syncing.
+# before. The writers wait only for the last one: a few milliseconds of copying and syncing.
 _CATCH_UP_PASSES = 3
 _CAUGHT_UP_PAGES = 100  # no further pass is needed for fewer new frames than this
 
