@@ -9,7 +9,9 @@ also reports the CPU time the server spent per answered request: in its serving 
 Both servers stay up for the whole run and their peaks are measured in turns, bare then check,
 `--rounds` times: a shared machine's speed drifts by a quarter within minutes, and a ratio of
 two runs taken side by side is the one that drift leaves alone. The ratio reported is the
-median of the rounds' ratios; the half-peak runs pace each endpoint at half its median peak.
+median of the rounds' ratios; the half-peak runs pace each endpoint at half its median peak,
+each connection's pause between requests set by three short runs first (its answers take their
+share of its cycle, more for the check endpoint than for the bare one).
 
     python bench/check_endpoint.py [--workers 1] [--seconds 10] [--rounds 3] [--connections 32]
                                    [--database URL]
@@ -70,23 +72,52 @@ def start(app: str, port: int, workers: int, env: dict[str, str]) -> subprocess.
     return subprocess.Popen(cmd, env=env, cwd=ROOT)
 
 
-# Each connection waits this long after an answer before its next request: `connections`
-# connections then send about connections * 1000 / delay requests a second.
+# Each connection waits `whole` ms after an answer before its next request, one more with the
+# chance `fraction`: a mean pause of whole + fraction ms (wrk's delays are whole milliseconds).
 PACING = """
-local pause = %d
+local whole, fraction = %d, %.6f
 function delay()
-  return pause
+  if math.random() < fraction then
+    return whole + 1
+  end
+  return whole
 end
 """
 PACED_CONNECTIONS = 16
+# Short paced runs that set the pause before the measured one: a connection's cycle is its
+# pause plus its answer's time, which only a run under that load shows.
+CALIBRATIONS = 3
+CALIBRATION_SECONDS = 3
 
 
-def paced_script(tmp: Path, rate: float) -> tuple[Path, float]:
-    """A wrk script sending about `rate` requests a second over PACED_CONNECTIONS, and that rate."""
-    pause = max(1, round(PACED_CONNECTIONS * 1000 / max(rate, 1.0)))
-    script = tmp / f"paced-{pause}.lua"
-    script.write_text(LUA + PACING % pause)
-    return script, PACED_CONNECTIONS * 1000 / pause
+def paced_script(tmp: Path, pause_ms: float) -> Path:
+    """A wrk script whose connections each wait `pause_ms` on average after an answer."""
+    whole = int(pause_ms)
+    script = tmp / f"paced-{pause_ms:.3f}.lua"
+    script.write_text(LUA + PACING % (whole, pause_ms - whole))
+    return script
+
+
+def next_pause(target: float, achieved: float, pause_ms: float, connections: int) -> float:
+    """The pause that brings `connections` paced connections to `target` requests a second,
+    from a run that paused `pause_ms` and achieved `achieved`: each connection's cycle (1000 *
+    connections / rate, ms) is its pause plus its answers' mean time, which that run shows."""
+    answer_ms = max(0.0, connections * 1000 / max(achieved, 1.0) - pause_ms)
+    return max(0.0, connections * 1000 / target - answer_ms)
+
+
+def paced_run(
+    pid: int, url: str, key: str, seconds: int, tmp: Path, target: float
+) -> dict[str, float]:
+    """`measured` figures of a run at about `target` requests a second, its pause calibrated
+    first; "target" and "pause_ms" added."""
+    pause = PACED_CONNECTIONS * 1000 / target
+    for _ in range(CALIBRATIONS):
+        probe = run_wrk(url, key, CALIBRATION_SECONDS, PACED_CONNECTIONS, paced_script(tmp, pause))
+        pause = next_pause(target, probe["rps"], pause, PACED_CONNECTIONS)
+    script = paced_script(tmp, pause)
+    run = measured(pid, partial(run_wrk, url, key, seconds, PACED_CONNECTIONS, script))
+    return {**run, "target": target, "pause_ms": pause}
 
 
 PATH = "/v1/comments/check"
@@ -268,12 +299,9 @@ def main() -> None:
                 )  # fmt: skip
         results = {name: _median_run(runs) for name, runs in peaks.items()}
         for name, (proc, base) in servers.items():
-            half, target = paced_script(tmp, results[name]["rps"] / 2)
-            paced[name] = measured(
-                proc.pid,
-                partial(run_wrk, f"{base}{PATH}", key, args.seconds, PACED_CONNECTIONS, half),
+            paced[name] = paced_run(
+                proc.pid, f"{base}{PATH}", key, args.seconds, tmp, results[name]["rps"] / 2
             )
-            paced[name]["target"] = target
     finally:
         for proc, _ in servers.values():
             proc.terminate()

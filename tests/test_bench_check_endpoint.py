@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.check_endpoint import LargestSize, _median_run, measured
+from bench.check_endpoint import LargestSize, _median_run, measured, next_pause, paced_script
 
 # A parent that burns CPU beside a multiprocessing child (as a worker beside its writer).
 _BUSY = """
@@ -101,3 +101,19 @@ def test_a_file_that_never_appears_has_no_size(tmp_path: Path) -> None:
     sampler = LargestSize(tmp_path / "none", seconds=0.01)
     time.sleep(0.05)
     assert sampler.stop() == 0
+
+
+def test_the_pause_leaves_room_for_the_answers_measured_under_load() -> None:
+    # 16 connections pausing 10 ms reached 1,000 a second: a cycle of 16 ms, 6 of them waiting
+    # for the answer.
+    assert next_pause(1000, 1000, 10.0, 16) == pytest.approx(10.0)
+    assert next_pause(1600, 1000, 10.0, 16) == pytest.approx(4.0)
+    assert next_pause(500, 1000, 10.0, 16) == pytest.approx(26.0)
+    # Answers slower than the cycle the target needs: no pause at all (the rate falls short).
+    assert next_pause(4000, 1000, 10.0, 16) == 0.0
+
+
+def test_a_paced_script_waits_the_fraction_of_a_millisecond_on_average(tmp_path: Path) -> None:
+    script = paced_script(tmp_path, 7.25).read_text()
+    assert "local whole, fraction = 7, 0.250000" in script
+    assert "function delay()" in script
