@@ -11,9 +11,11 @@ load a passive checkpoint never gets there: frames are committed while it copies
 then grows without end (hundreds of megabytes a minute at the check endpoint's peak), and
 every commit appends to new blocks of the file, which the kernel allocates and zeroes. So once
 the WAL holds `restart_pages` or more, the checkpointer copies again what was committed
-during the previous pass, a few times, each pass shorter than the one before, and copies the
-last few frames while it holds the writers' lock: the next commit finds the WAL copied and
-writes from the start of the file again.
+during the previous pass, a few times, each pass shorter than the one before. The last one
+takes about a millisecond: if no commit came meanwhile, the next commit finds the WAL copied
+and writes from the start of the file again. Under heavier load that is a matter of chance;
+once the WAL holds `force_pages` (64 MiB of 4 KiB pages), the last pass is made holding the
+writers' lock, so that no commit can come in between: the writers wait a few milliseconds.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ from moderation.writelock import WriteLock
 
 log = logging.getLogger(__name__)
 
-# Passes before the one under the writers' lock: each copies what was committed during the one
-# before. The writers wait only for the last one: a few milliseconds of copying and syncing.
+# Passes after the first: each copies what was committed during the one before.
 _CATCH_UP_PASSES = 3
 _CAUGHT_UP_PAGES = 100  # no further pass is needed for fewer new frames than this
 
@@ -38,8 +39,8 @@ class Checkpointer:
     """A daemon thread checkpointing an SQLite engine's WAL every `seconds` until closed.
 
     `write_lock`: the lock the engine's writers take before they begin (`Store`'s), held for
-    the last pass of a checkpoint that lets the WAL start over; without it, that pass races
-    with the writers and the WAL may go on growing.
+    the last pass once the WAL holds `force_pages`; without it, that pass races with the
+    writers and the WAL may go on growing.
     """
 
     def __init__(
@@ -49,12 +50,15 @@ class Checkpointer:
         seconds: float = 1.0,
         write_lock: WriteLock | None = None,
         restart_pages: int = 1000,
+        force_pages: int = 16_384,
     ) -> None:
         self.engine = engine
         self.seconds = seconds
         self.write_lock = write_lock
         self.restart_pages = restart_pages
+        self.force_pages = force_pages
         self.checkpoints = 0
+        self.forced = 0  # the checkpoints whose last pass held the writers' lock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="moderation-checkpoint", daemon=True)
         self._thread.start()
@@ -74,16 +78,19 @@ class Checkpointer:
                 return int(busy), int(pages), int(copied)
 
             result = passive()
-            if result[1] >= self.restart_pages:
+            wal_pages = result[1]
+            if wal_pages >= self.restart_pages:
                 for _ in range(_CATCH_UP_PASSES):
                     pages = result[1]
                     result = passive()
                     if result[1] - pages < _CAUGHT_UP_PAGES:
                         break
+            if wal_pages >= self.force_pages:
                 # No commit can come between this pass and the next writer's: that writer
                 # finds every frame copied (unless a reader still reads some) and rewinds.
                 with self.write_lock.held() if self.write_lock else nullcontext():
                     result = passive()
+                self.forced += 1
             cursor.close()
         finally:
             conn.close()

@@ -88,10 +88,13 @@ def test_steady_writes_do_not_grow_the_wal_without_end(tmp_path: Path) -> None:
     migrate(engine)
     store = Store(engine)
     commits = 3000
-    checkpointer = Checkpointer(engine, seconds=0.02, write_lock=store.write_lock, restart_pages=50)
+    checkpointer = Checkpointer(
+        engine, seconds=0.02, write_lock=store.write_lock, restart_pages=50, force_pages=200
+    )
     try:
         write_pages(store, commits)
         checkpointer.close()
+        assert checkpointer.forced > 0
         assert wal_frames(path) < commits
         assert "site-2999" in names_in_database_file(path, tmp_path / "copy.db")
     finally:
@@ -132,6 +135,42 @@ def test_a_reader_in_the_wal_keeps_it_from_starting_over_but_holds_up_no_one(
         assert {"meanwhile", "after"} <= names_in_database_file(path, tmp_path / "copy.db")
     finally:
         reader.close()
+        checkpointer.close()
+        engine.dispose()
+
+
+def test_the_writers_lock_is_taken_only_for_a_wal_past_force_pages(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
+    migrate(engine)
+    store = Store(engine)
+    assert store.write_lock is not None
+    checkpointer = Checkpointer(
+        engine, seconds=3600, write_lock=store.write_lock, restart_pages=1, force_pages=500
+    )
+
+    def checkpoint_while_a_writer_holds_the_lock() -> threading.Thread:
+        thread = threading.Thread(target=checkpointer.checkpoint, daemon=True)
+        thread.start()
+        thread.join(timeout=1)
+        return thread
+
+    try:
+        write_pages(store, 50)  # under force_pages: the catch-up passes alone
+        with store.write_lock.held():
+            assert not checkpoint_while_a_writer_holds_the_lock().is_alive()
+        assert checkpointer.forced == 0
+        write_pages(store, 300, prefix="more")
+        assert wal_frames(path) >= 500
+        with store.write_lock.held():
+            waiting = checkpoint_while_a_writer_holds_the_lock()
+            assert waiting.is_alive()  # it waits for the writer to finish
+        waiting.join(timeout=10)
+        assert not waiting.is_alive()
+        assert checkpointer.forced == 1
+        store.create_site("after")
+        assert checkpointer.checkpoint()[1] < 50  # the WAL started over
+    finally:
         checkpointer.close()
         engine.dispose()
 
