@@ -6,7 +6,10 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -31,40 +34,14 @@ def write_pages(store: Store, sites: int, prefix: str = "site") -> None:
         store.create_site(f"{prefix}-{i}", url=f"https://blog{i}.example/" + "x" * 2000)
 
 
-def test_commits_leave_the_wal_to_the_checkpointer(tmp_path: Path) -> None:
-    path = tmp_path / "wal.db"
-    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
+@contextmanager
+def wal_store(path: Path, **options: Any) -> Iterator[Store]:
+    """A store on a new SQLite database at `path` whose commits leave the checkpoints to a
+    `Checkpointer` (`options`: more of `make_engine`'s), its engine disposed of at the end."""
+    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True, **options)
     migrate(engine)
-    store = Store(engine)
-    write_pages(store, 1200)  # past SQLite's own checkpoint threshold of 1,000 pages
     try:
-        checkpointer = Checkpointer(engine, seconds=3600)
-        busy, pages, copied = checkpointer.checkpoint()
-        assert busy == 0
-        assert pages > 1000  # no commit checkpointed on its own
-        assert copied == pages
-        checkpointer.close()
-    finally:
-        engine.dispose()
-
-
-def test_the_checkpointer_runs_on_its_own_and_once_more_when_closed(tmp_path: Path) -> None:
-    path = tmp_path / "wal.db"
-    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
-    migrate(engine)
-    store = Store(engine)
-    checkpointer = Checkpointer(engine, seconds=0.05)
-    try:
-        write_pages(store, 50)
-        deadline = time.monotonic() + 10
-        while checkpointer.checkpoints < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert checkpointer.checkpoints >= 2
-        write_pages(store, 1, prefix="last")
-        before = checkpointer.checkpoints
-        checkpointer.close()
-        assert checkpointer.checkpoints == before + 1
-        assert "last-0" in names_in_database_file(path, tmp_path / "copy.db")
+        yield Store(engine)
     finally:
         engine.dispose()
 
@@ -79,118 +56,133 @@ def wal_frames(path: Path) -> int:
     return wal.stat().st_size // FRAME_BYTES if wal.exists() else 0
 
 
+def test_commits_leave_the_wal_to_the_checkpointer(tmp_path: Path) -> None:
+    with wal_store(tmp_path / "wal.db") as store:
+        write_pages(store, 1200)  # past SQLite's own checkpoint threshold of 1,000 pages
+        with closing(Checkpointer(store.engine, seconds=3600)) as checkpointer:
+            busy, pages, copied = checkpointer.checkpoint()
+            assert busy == 0
+            assert pages > 1000  # no commit checkpointed on its own
+            assert copied == pages
+
+
+def test_the_checkpointer_runs_on_its_own_and_once_more_when_closed(tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    with wal_store(path) as store:
+        checkpointer = Checkpointer(store.engine, seconds=0.05)
+        try:
+            write_pages(store, 50)
+            deadline = time.monotonic() + 10
+            while checkpointer.checkpoints < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert checkpointer.checkpoints >= 2
+            write_pages(store, 1, prefix="last")
+            before = checkpointer.checkpoints
+            checkpointer.close()
+            assert checkpointer.checkpoints == before + 1
+            assert "last-0" in names_in_database_file(path, tmp_path / "copy.db")
+        finally:
+            checkpointer.close()
+
+
 def test_steady_writes_do_not_grow_the_wal_without_end(tmp_path: Path) -> None:
     # Under steady writes a passive checkpoint always leaves the frames committed while it
     # copied, and SQLite never rewinds such a WAL: it would hold every frame ever written,
     # at least one a commit.
     path = tmp_path / "wal.db"
-    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
-    migrate(engine)
-    store = Store(engine)
     commits = 3000
-    checkpointer = Checkpointer(
-        engine, seconds=0.02, write_lock=store.write_lock, restart_pages=50, force_pages=200
-    )
-    try:
-        write_pages(store, commits)
-        checkpointer.close()
+    with wal_store(path) as store:
+        checkpointer = Checkpointer(
+            store.engine,
+            seconds=0.02,
+            write_lock=store.write_lock,
+            restart_pages=50,
+            force_pages=200,
+        )
+        with closing(checkpointer):
+            write_pages(store, commits)
         assert checkpointer.forced > 0
         assert wal_frames(path) < commits
         assert "site-2999" in names_in_database_file(path, tmp_path / "copy.db")
-    finally:
-        checkpointer.close()
-        engine.dispose()
 
 
 def test_a_reader_in_the_wal_keeps_it_from_starting_over_but_holds_up_no_one(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "wal.db"
-    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
-    migrate(engine)
-    store = Store(engine)
-    write_pages(store, 100)
-    reader = sqlite3.connect(path, isolation_level=None)
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM sites").fetchone()  # a snapshot that needs the WAL
-    write_pages(store, 100, prefix="later")
-    checkpointer = Checkpointer(engine, seconds=3600, write_lock=store.write_lock, restart_pages=1)
-    try:
-        started = time.monotonic()
-        _, pages, copied = checkpointer.checkpoint()
-        # It copied what the reader allows and returned: it does not wait for the reader
-        # (the connection's busy timeout is 10 seconds).
-        assert time.monotonic() - started < 5
-        assert 0 < copied < pages
-        store.create_site("meanwhile")  # the writers' lock is free again
-        assert wal_frames(path) > pages  # the WAL grew on: the reader is still in it
-        reader.execute("COMMIT")
-        _, pages, copied = checkpointer.checkpoint()
-        assert copied == pages
-        store.create_site("after")
-        # The commit after the reader left wrote at the start of the WAL: its frames are
-        # counted from there.
-        _, pages, _ = checkpointer.checkpoint()
-        assert pages < 50
-        assert {"meanwhile", "after"} <= names_in_database_file(path, tmp_path / "copy.db")
-    finally:
-        reader.close()
-        checkpointer.close()
-        engine.dispose()
+    with wal_store(path) as store, closing(sqlite3.connect(path, isolation_level=None)) as reader:
+        write_pages(store, 100)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM sites").fetchone()  # a snapshot that needs the WAL
+        write_pages(store, 100, prefix="later")
+        checkpointer = Checkpointer(
+            store.engine, seconds=3600, write_lock=store.write_lock, restart_pages=1
+        )
+        with closing(checkpointer):
+            started = time.monotonic()
+            _, pages, copied = checkpointer.checkpoint()
+            # It copied what the reader allows and returned: it does not wait for the reader
+            # (the connection's busy timeout is 10 seconds).
+            assert time.monotonic() - started < 5
+            assert 0 < copied < pages
+            store.create_site("meanwhile")  # the writers' lock is free again
+            assert wal_frames(path) > pages  # the WAL grew on: the reader is still in it
+            reader.execute("COMMIT")
+            _, pages, copied = checkpointer.checkpoint()
+            assert copied == pages
+            store.create_site("after")
+            # The commit after the reader left wrote at the start of the WAL: its frames are
+            # counted from there.
+            _, pages, _ = checkpointer.checkpoint()
+            assert pages < 50
+            assert {"meanwhile", "after"} <= names_in_database_file(path, tmp_path / "copy.db")
 
 
 def test_the_writers_lock_is_taken_only_for_a_wal_past_force_pages(tmp_path: Path) -> None:
     path = tmp_path / "wal.db"
-    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True)
-    migrate(engine)
-    store = Store(engine)
-    assert store.write_lock is not None
-    checkpointer = Checkpointer(
-        engine, seconds=3600, write_lock=store.write_lock, restart_pages=1, force_pages=500
-    )
+    with wal_store(path) as store:
+        lock = store.write_lock
+        assert lock is not None
+        checkpointer = Checkpointer(
+            store.engine, seconds=3600, write_lock=lock, restart_pages=1, force_pages=500
+        )
 
-    def checkpoint_while_a_writer_holds_the_lock() -> threading.Thread:
-        thread = threading.Thread(target=checkpointer.checkpoint, daemon=True)
-        thread.start()
-        thread.join(timeout=1)
-        return thread
+        def checkpoint_while_a_writer_holds_the_lock() -> threading.Thread:
+            thread = threading.Thread(target=checkpointer.checkpoint, daemon=True)
+            thread.start()
+            thread.join(timeout=1)
+            return thread
 
-    try:
-        write_pages(store, 50)  # under force_pages: the catch-up passes alone
-        with store.write_lock.held():
-            assert not checkpoint_while_a_writer_holds_the_lock().is_alive()
-        assert checkpointer.forced == 0
-        write_pages(store, 300, prefix="more")
-        assert wal_frames(path) >= 500
-        with store.write_lock.held():
-            waiting = checkpoint_while_a_writer_holds_the_lock()
-            assert waiting.is_alive()  # it waits for the writer to finish
-        waiting.join(timeout=10)
-        assert not waiting.is_alive()
-        assert checkpointer.forced == 1
-        store.create_site("after")
-        assert checkpointer.checkpoint()[1] < 50  # the WAL started over
-    finally:
-        checkpointer.close()
-        engine.dispose()
+        with closing(checkpointer):
+            write_pages(store, 50)  # under force_pages: the catch-up passes alone
+            with lock.held():
+                assert not checkpoint_while_a_writer_holds_the_lock().is_alive()
+            assert checkpointer.forced == 0
+            write_pages(store, 300, prefix="more")
+            assert wal_frames(path) >= 500
+            with lock.held():
+                waiting = checkpoint_while_a_writer_holds_the_lock()
+                assert waiting.is_alive()  # it waits for the writer to finish
+            waiting.join(timeout=10)
+            assert not waiting.is_alive()
+            assert checkpointer.forced == 1
+            store.create_site("after")
+            assert checkpointer.checkpoint()[1] < 50  # the WAL started over
 
 
 def test_the_wal_file_is_cut_back_when_it_starts_over(tmp_path: Path) -> None:
     path = tmp_path / "wal.db"
     limit = 64 * FRAME_BYTES
-    engine = make_engine(f"sqlite:///{path}", checkpoint_in_background=True, wal_size_limit=limit)
-    migrate(engine)
-    store = Store(engine)
-    write_pages(store, 300)  # a burst, with no checkpoint
-    assert wal_frames(path) > 300
-    checkpointer = Checkpointer(engine, seconds=3600, write_lock=store.write_lock, restart_pages=1)
-    try:
-        checkpointer.checkpoint()
-        store.create_site("after")  # the first commit of the new WAL cuts its file
-        assert Path(f"{path}-wal").stat().st_size <= limit
-    finally:
-        checkpointer.close()
-        engine.dispose()
+    with wal_store(path, wal_size_limit=limit) as store:
+        write_pages(store, 300)  # a burst, with no checkpoint
+        assert wal_frames(path) > 300
+        checkpointer = Checkpointer(
+            store.engine, seconds=3600, write_lock=store.write_lock, restart_pages=1
+        )
+        with closing(checkpointer):
+            checkpointer.checkpoint()
+            store.create_site("after")  # the first commit of the new WAL cuts its file
+            assert Path(f"{path}-wal").stat().st_size <= limit
 
 
 def test_the_service_checkpoints_sqlite_while_it_runs(tmp_path: Path) -> None:
