@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import nullcontext
 
 from sqlalchemy import Engine
 
@@ -33,6 +32,9 @@ log = logging.getLogger(__name__)
 # Passes after the first: each copies what was committed during the one before.
 _CATCH_UP_PASSES = 3
 _CAUGHT_UP_PAGES = 100  # no further pass is needed for fewer new frames than this
+_LOCK_WAIT_SECONDS = (
+    0.1  # for the writers' lock, before the checkpointer gives up till its next tick
+)
 
 
 class Checkpointer:
@@ -85,12 +87,14 @@ class Checkpointer:
                     result = passive()
                     if result[1] - pages < _CAUGHT_UP_PAGES:
                         break
-            if wal_pages >= self.force_pages:
+            if wal_pages >= self.force_pages and self.write_lock is not None:
                 # No commit can come between this pass and the next writer's: that writer
                 # finds every frame copied (unless a reader still reads some) and rewinds.
-                with self.write_lock.held() if self.write_lock else nullcontext():
-                    result = passive()
-                self.forced += 1
+                # Busy writers may keep the lock from it: it tries again at the next tick.
+                with self.write_lock.held_within(_LOCK_WAIT_SECONDS) as locked:
+                    if locked:
+                        result = passive()
+                        self.forced += 1
             cursor.close()
         finally:
             conn.close()

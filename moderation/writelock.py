@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,10 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - not on Linux: SQLite's own busy wait remains
     fcntl = None  # type: ignore[assignment]
+
+
+# How often `held_within` tries for the file lock: a writer's transaction takes a few ms.
+_POLL_SECONDS = 0.0005
 
 
 class WriteLock:
@@ -49,3 +54,37 @@ class WriteLock:
                 yield
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def held_within(self, timeout: float) -> Iterator[bool]:
+        """The lock for the duration of the block if it can be had within `timeout` seconds:
+        the block is told whether it holds it (True), or runs without it (False).
+
+        For a caller that must not queue behind busy writers: a thread that takes the lock
+        again and again can keep a waiting thread of its own process from ever getting it,
+        and a process waiting in `flock` would wait for as long as the writers keep it.
+        """
+        deadline = time.monotonic() + timeout
+        if not self._threads.acquire(timeout=timeout):
+            yield False
+            return
+        try:
+            if fcntl is None:
+                yield True
+                return
+            fd = self._descriptor()
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(_POLL_SECONDS)
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
