@@ -8,14 +8,15 @@ with the next batch. The WAL is still synced at each checkpoint, as before.
 
 SQLite starts the WAL over only when a writer finds every frame of it copied. Under steady
 load a passive checkpoint never gets there: frames are committed while it copies. The WAL
-then grows without end (hundreds of megabytes a minute at the check endpoint's peak), and
+then grows without end (about 2 GB a minute at the check endpoint's peak here), and
 every commit appends to new blocks of the file, which the kernel allocates and zeroes. So once
 the WAL holds `restart_pages` or more, the checkpointer copies again what was committed
 during the previous pass, a few times, each pass shorter than the one before. The last one
 takes about a millisecond: if no commit came meanwhile, the next commit finds the WAL copied
 and writes from the start of the file again. Under heavier load that is a matter of chance;
 once the WAL holds `force_pages` (64 MiB of 4 KiB pages), the last pass is made holding the
-writers' lock, so that no commit can come in between: the writers wait a few milliseconds.
+writers' lock, so that no commit can come in between: the writers wait a few milliseconds. If
+busy writers keep the lock from it for a tenth of a second, it tries again at the next tick.
 """
 
 from __future__ import annotations
@@ -32,17 +33,16 @@ log = logging.getLogger(__name__)
 # Passes after the first: each copies what was committed during the one before.
 _CATCH_UP_PASSES = 3
 _CAUGHT_UP_PAGES = 100  # no further pass is needed for fewer new frames than this
-_LOCK_WAIT_SECONDS = (
-    0.1  # for the writers' lock, before the checkpointer gives up till its next tick
-)
+# How long the checkpointer waits for the writers' lock before it gives up till its next tick.
+_LOCK_WAIT_SECONDS = 0.1
 
 
 class Checkpointer:
     """A daemon thread checkpointing an SQLite engine's WAL every `seconds` until closed.
 
     `write_lock`: the lock the engine's writers take before they begin (`Store`'s), held for
-    the last pass once the WAL holds `force_pages`; without it, that pass races with the
-    writers and the WAL may go on growing.
+    the last pass once the WAL holds `force_pages`, when it can be had within a tenth of a
+    second; without it, the WAL starts over only when no commit races with the last pass.
     """
 
     def __init__(
