@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -18,16 +19,22 @@ def _cpu(fields: list[str]) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _children() -> dict[int, list[int]]:
-    """Every process's children, by parent id (from each process's own stat line)."""
-    found: dict[int, list[int]] = {}
+def _every_stat() -> Iterator[tuple[int, str, list[str]]]:
+    """Each live process's id, command name and stat fields (`_stat`), those gone skipped."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                _, fields = _stat(entry)
+                command, fields = _stat(entry)
             except OSError:
                 continue
-            found.setdefault(int(fields[1]), []).append(int(entry))
+            yield int(entry), command, fields
+
+
+def _children() -> dict[int, list[int]]:
+    """Every process's children, by parent id (from each process's own stat line)."""
+    found: dict[int, list[int]] = {}
+    for pid, _, fields in _every_stat():
+        found.setdefault(int(fields[1]), []).append(pid)
     return found
 
 
@@ -56,17 +63,7 @@ def rss_bytes(pid: int) -> int:
 
 def cpu_by_command(name: str) -> dict[int, float]:
     """The CPU time of each process whose command name is `name` ("postgres"), by process id."""
-    found: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            command, fields = _stat(entry)
-        except OSError:
-            continue
-        if command == name:
-            found[int(entry)] = _cpu(fields)
-    return found
+    return {pid: _cpu(fields) for pid, command, fields in _every_stat() if command == name}
 
 
 def idle_seconds() -> float:
