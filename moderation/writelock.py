@@ -55,6 +55,21 @@ class WriteLock:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
+    def _file_lock_by(self, deadline: float) -> bool:
+        """Take the file lock, trying until `deadline` (`time.monotonic()`): whether it was had.
+        Where there is no `flock` there is none to take."""
+        if fcntl is None:
+            return True
+        fd = self._descriptor()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+            time.sleep(_POLL_SECONDS)
+
     @contextmanager
     def held_within(self, timeout: float) -> Iterator[bool]:
         """The lock for the duration of the block if it can be had within `timeout` seconds:
@@ -65,26 +80,14 @@ class WriteLock:
         and a process waiting in `flock` would wait for as long as the writers keep it.
         """
         deadline = time.monotonic() + timeout
-        if not self._threads.acquire(timeout=timeout):
-            yield False
-            return
-        try:
-            if fcntl is None:
-                yield True
-                return
-            fd = self._descriptor()
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        yield False
-                        return
-                    time.sleep(_POLL_SECONDS)
-            try:
-                yield True
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
+        locked = self._threads.acquire(timeout=timeout)
+        if locked and not self._file_lock_by(deadline):
             self._threads.release()
+            locked = False
+        try:
+            yield locked
+        finally:
+            if locked:
+                if fcntl is not None:
+                    fcntl.flock(self._descriptor(), fcntl.LOCK_UN)
+                self._threads.release()
