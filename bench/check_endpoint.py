@@ -254,7 +254,10 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
 
     tmp = Path(tempfile.mkdtemp(prefix="moderation-bench-"))
-    url = args.database or f"sqlite:///{tmp / 'bench.db'}"
+    # The default database: a new SQLite file, whose WAL the run watches.
+    sqlite_file = None if args.database else tmp / "bench.db"
+    url = args.database or f"sqlite:///{sqlite_file}"
+    db = "postgresql" if url.startswith("postgresql") else "sqlite"
     engine = make_engine(url)
     migrate(engine)
     store = Store(engine)
@@ -275,7 +278,7 @@ def main() -> None:
 
     # SQLite's WAL under the check server's load: how large its file grows (a checkpoint that
     # cannot start it over lets it grow for as long as the load lasts).
-    wal = None if args.database else LargestSize(tmp / "bench.db-wal")
+    wal = None if sqlite_file is None else LargestSize(Path(f"{sqlite_file}-wal"))
     servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     peaks: dict[str, list[dict[str, float]]] = {"bare": [], "check": []}
     paced: dict[str, dict[str, float]] = {}
@@ -286,7 +289,7 @@ def main() -> None:
         for _, base in servers.values():
             wait_ready(f"{base}/openapi.json")
             run_wrk(f"{base}{PATH}", key, 2, args.connections, script)  # warm-up
-        if url.startswith("postgresql"):
+        if db == "postgresql":
             analyze(url)
         for _ in range(args.rounds):
             for name, (proc, base) in servers.items():
@@ -310,7 +313,6 @@ def main() -> None:
         wal_bytes = wal.stop() if wal is not None else 0
     ratios = [c["rps"] / b["rps"] for b, c in zip(peaks["bare"], peaks["check"], strict=True)]
     ratio = statistics.median(ratios)
-    db = "postgresql" if url.startswith("postgresql") else "sqlite"
     print(f"database {db}, {args.workers} worker(s), {args.connections} connections, "
           f"{args.seconds} s per run, {args.rounds} round(s) of peaks")  # fmt: skip
     print("peaks, round by round (req/s, bare then check):")
@@ -337,9 +339,9 @@ def main() -> None:
               f"{r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} {_cpu(r, database)} "
               f"{r['idle']:>5.0%}")  # fmt: skip
     extra: dict[str, float] = {}
-    if wal is not None:
+    if sqlite_file is not None:
         extra = {"sqlite_wal_mb": wal_bytes / 1e6,
-                 "sqlite_database_mb": (tmp / "bench.db").stat().st_size / 1e6}  # fmt: skip
+                 "sqlite_database_mb": sqlite_file.stat().st_size / 1e6}  # fmt: skip
         print(f"SQLite: the WAL file's largest size {extra['sqlite_wal_mb']:.0f} MB, the "
               f"database {extra['sqlite_database_mb']:.0f} MB at the end")  # fmt: skip
     print(json.dumps({"database": db, "workers": args.workers, "ratio": ratio, "ratios": ratios,
