@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 import pytest
 
 from moderation import artifacts, backlog
+from moderation.artifacts import LoadedModel
 from moderation.dataset import read_all, seed_files
 from moderation.domain import Comment, Decision, Verdict
 from moderation.policy import SitePolicy
@@ -14,19 +16,26 @@ from moderation.rules import Facts
 from tests.conftest import MODELS_DIR, ROOT
 
 
-def _decisions(policy: SitePolicy, *, evidence: bool) -> list[Decision]:
+@cache
+def _model() -> LoadedModel:
+    return artifacts.load_current(MODELS_DIR)
+
+
+@cache
+def _comments() -> tuple[Comment, ...]:
+    """About 500 seed comments, spam and ham, from every file."""
     examples = read_all(seed_files(ROOT / "training" / "data"))
-    now = datetime.now(UTC)
-    comments = [
+    return tuple(
         Comment(post_id="p", content=ex.item.content, author_name=ex.item.author_name,
                 author_email=ex.author_email or f"r{i}@example.org",
                 author_url=ex.item.author_url)
         for i, ex in enumerate(examples[:: max(1, len(examples) // 500)])
-    ]  # fmt: skip
-    job = backlog.BacklogJob(
-        model=artifacts.load_current(MODELS_DIR), policy=policy, facts=Facts(now=now)
-    )
-    decided = backlog.decide_all(job, comments, evidence=evidence)
+    )  # fmt: skip
+
+
+def _decisions(policy: SitePolicy, *, evidence: bool) -> list[Decision]:
+    job = backlog.BacklogJob(model=_model(), policy=policy, facts=Facts(now=datetime.now(UTC)))
+    decided = backlog.decide_all(job, _comments(), evidence=evidence)
     return [item[1] for item in decided if not isinstance(item, str)]
 
 
