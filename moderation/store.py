@@ -72,6 +72,7 @@ from moderation.schema import (
 )
 from moderation.settings import Settings
 from moderation.store_prepared import Prepared, PreparedCache, execute_on_driver, run_all
+from moderation.store_wal import WAL_SIZE_LIMIT
 from moderation.textnorm import fold
 from moderation.writelock import WriteLock
 
@@ -168,7 +169,7 @@ def make_engine(
     synchronous: str = "NORMAL",
     busy_timeout_ms: int = 10_000,
     checkpoint_in_background: bool = False,
-    wal_size_limit: int = 64 * 1024 * 1024,
+    wal_size_limit: int = WAL_SIZE_LIMIT,
     ping_after_idle: float = 1.0,
 ) -> Engine:
     """An engine for SQLite (WAL, immediate write transactions) or PostgreSQL.
@@ -181,7 +182,9 @@ def make_engine(
 
     `wal_size_limit` (bytes): when the WAL starts over, SQLite cuts its file back to this
     size, so that a burst (or a long reader that kept it from starting over) does not leave
-    it that large on disk. Below it, the file is written over rather than grown anew.
+    it that large on disk. Below it, the file is written over rather than grown anew: the
+    default (256 MiB) is well above the size at which the checkpointer makes the WAL start
+    over (`store_wal`).
     """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""

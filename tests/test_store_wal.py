@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from moderation.app import create_app
 from moderation.store import Store, make_engine, migrate
-from moderation.store_wal import Checkpointer
+from moderation.store_wal import FORCE_PAGES, Checkpointer
 from tests.conftest import make_settings
 
 
@@ -182,6 +182,15 @@ def test_the_wal_file_is_cut_back_when_it_starts_over(tmp_path: Path) -> None:
             checkpointer.checkpoint()
             store.create_site("after")  # the first commit of the new WAL cuts its file
             assert Path(f"{path}-wal").stat().st_size <= limit
+
+
+def test_a_wal_that_starts_over_when_forced_is_not_cut_back(tmp_path: Path) -> None:
+    # Cut back at every forced restart, the file would be grown again, block by block, by the
+    # commits after it: the limit leaves room above the size that forces a restart.
+    with wal_store(tmp_path / "wal.db") as store, store.engine.connect() as conn:
+        limit = conn.exec_driver_sql("PRAGMA journal_size_limit").scalar_one()
+        page = conn.exec_driver_sql("PRAGMA page_size").scalar_one()
+    assert limit >= 2 * FORCE_PAGES * page
 
 
 def test_the_service_checkpoints_sqlite_while_it_runs(tmp_path: Path) -> None:
