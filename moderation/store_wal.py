@@ -8,7 +8,7 @@ with the next batch. The WAL is still synced at each checkpoint, as before.
 
 Four times a second rather than once: a check writes about nine pages (the comment's row and
 its index entries, each on a page of its own), so at half the check endpoint's peak a second's
-WAL held over 20,000 pages. Copying them took a pass of 50-65 ms that competed with the writer
+WAL held over 20,000 pages. Copying them took a pass of 47-66 ms that competed with the writer
 for the two cores, and the batch under way then took 9-23 ms instead of about one: the slowest
 answers. Passes of a quarter of that spread the same work out.
 
