@@ -177,8 +177,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = open_store(settings, checkpoint_in_background=True)
+        counted: Metrics | None = app.state.metrics
         checkpointer = (
-            Checkpointer(store.engine, write_lock=store.write_lock)
+            Checkpointer(
+                store.engine,
+                write_lock=store.write_lock,
+                observe=counted.observe_checkpoint if counted is not None else None,
+            )
             if store.dialect == "sqlite"
             else None
         )
@@ -191,7 +196,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Opened here, on the serving loop: Redis's asyncio connections belong to one loop.
         limiter = app.state.rate_limiter = open_limiter(settings)
         app.state.queue = QueueStore(store)
-        counted: Metrics | None = app.state.metrics
         # Each lifespan closes what it opened (not what app.state holds at the end): an app
         # started twice must not leave the first start's threads running.
         model = app.state.model = LiveModel(
@@ -201,10 +205,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if counted is not None:
             counted.watch_queue(lambda: queue_sizes(store))
+        observe = counted.observe_batch if counted is not None else None
         writer: Writer = (
-            await WriterProcess.start(settings, store, model.get)
+            await WriterProcess.start(settings, store, model.get, observe=observe)
             if wants_writer_process(settings, len(os.sched_getaffinity(0)))
-            else BatchWriter(store, model.get)
+            else BatchWriter(store, model.get, observe=observe)
         )
         app.state.writer = writer
         sender = app.state.webhook_sender = (

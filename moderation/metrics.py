@@ -51,6 +51,8 @@ LATENCY_BUCKETS = (
     5.0,
     10.0,
 )
+# Checks per writer batch: one alone at low load, up to the writer's largest (128).
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 UNMATCHED_ROUTE = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "other"
@@ -169,6 +171,32 @@ class Metrics:
             # Across workers: 1 while any live worker still serves that version.
             multiprocess_mode="livemax",
         )
+        # The writer's batches and SQLite's checkpoints: where a slow answer that no route
+        # explains usually comes from (a checkpoint beside the writer, batches growing).
+        self.batch_checks = Histogram(
+            PREFIX + "writer_batch_checks",
+            "Checks the writer scored, judged and stored together in one batch.",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_latency = Histogram(
+            PREFIX + "writer_batch_duration_seconds",
+            "Time from a batch's leaving for the writer to its outcomes.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.checkpoints = Counter(
+            PREFIX + "sqlite_checkpoints",
+            "SQLite WAL checkpoints, by whether the last pass held the writers' lock.",
+            ["forced"],
+            registry=self.registry,
+        )
+        self.checkpoint_latency = Histogram(
+            PREFIX + "sqlite_checkpoint_duration_seconds",
+            "Time an SQLite WAL checkpoint took, all its passes.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self._model_version: str | None = None
         # Children by label values: `labels()` costs a lock and some checks, a dict hit less.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -201,6 +229,16 @@ class Metrics:
             if counter is None:
                 counter = self._reason_children[key] = self.reasons.labels(*key)
             counter.inc()
+
+    def observe_batch(self, checks: int, seconds: float) -> None:
+        """Count one batch of `checks` that the writer took `seconds` over."""
+        self.batch_checks.observe(checks)
+        self.batch_latency.observe(seconds)
+
+    def observe_checkpoint(self, seconds: float, forced: bool) -> None:
+        """Count one SQLite checkpoint; `forced`: its last pass held the writers' lock."""
+        self.checkpoints.labels("true" if forced else "false").inc()
+        self.checkpoint_latency.observe(seconds)
 
     def model_live(self, version: str) -> None:
         """Record that this process now scores with `version`."""

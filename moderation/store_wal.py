@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -57,6 +59,8 @@ class Checkpointer:
     `write_lock`: the lock the engine's writers take before they begin (`Store`'s), held for
     the last pass once the WAL holds `force_pages`, when it can be had within a tenth of a
     second; without it, the WAL starts over only when no commit races with the last pass.
+    `observe`, if given, is told of each checkpoint the thread makes: its seconds, and whether
+    its last pass held the writers' lock.
     """
 
     def __init__(
@@ -67,8 +71,10 @@ class Checkpointer:
         write_lock: WriteLock | None = None,
         restart_pages: int = 1000,
         force_pages: int = FORCE_PAGES,
+        observe: Callable[[float, bool], None] | None = None,
     ) -> None:
         self.engine = engine
+        self.observe = observe
         self.seconds = seconds
         self.write_lock = write_lock
         self.restart_pages = restart_pages
@@ -123,9 +129,12 @@ class Checkpointer:
     def _run(self) -> None:
         while True:
             stopping = self._stop.wait(self.seconds)
+            started, forced = time.perf_counter(), self.forced
             try:
                 self.checkpoint()
+                if self.observe is not None:
+                    self.observe(time.perf_counter() - started, self.forced > forced)
             except Exception:  # a failed checkpoint is retried at the next tick
-                log.exception("checkpointing the SQLite WAL failed")
+                log.exception("checkpointing the SQLite WAL (or counting it) failed")
             if stopping:
                 return

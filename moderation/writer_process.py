@@ -30,6 +30,7 @@ import pickle
 import signal
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +40,15 @@ from typing import Any
 
 from moderation import artifacts
 from moderation.artifacts import ArtifactError, LoadedModel
-from moderation.batching import CheckJob, Outcome, WriterState, check_batch, settle
+from moderation.batching import (
+    BatchObserver,
+    CheckJob,
+    Outcome,
+    WriterState,
+    check_batch,
+    settle,
+    tell,
+)
 from moderation.settings import Settings
 from moderation.store import Store, StoredCheck, StoreError, engine_for
 
@@ -121,11 +130,13 @@ class WriterProcess:
         model: Callable[[], LoadedModel],
         *,
         max_batch: int = 128,
+        observe: BatchObserver | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.model = model
         self.max_batch = max_batch
+        self.observe = observe
         self._context = multiprocessing.get_context("spawn")
         self._here = ThreadPoolExecutor(max_workers=1, thread_name_prefix="moderation-writer")
         self._process: BaseProcess | None = None
@@ -133,7 +144,8 @@ class WriterProcess:
         self._reading: asyncio.Task[None] | None = None
         self._ready = False
         self._waiting: list[tuple[CheckJob, asyncio.Future[StoredCheck]]] = []
-        self._in_flight: deque[list[asyncio.Future[StoredCheck]]] = deque()
+        # Each batch sent to the child: its checks' futures, and when it was sent.
+        self._in_flight: deque[tuple[list[asyncio.Future[StoredCheck]], float]] = deque()
         self._checking_here = False
         self._flush_soon = False
         self._closing = False
@@ -149,9 +161,10 @@ class WriterProcess:
         model: Callable[[], LoadedModel],
         *,
         max_batch: int = 128,
+        observe: BatchObserver | None = None,
     ) -> WriterProcess:
         """Start the child, without waiting for it to be ready."""
-        writer = cls(settings, store, model, max_batch=max_batch)
+        writer = cls(settings, store, model, max_batch=max_batch, observe=observe)
         await writer._spawn()
         return writer
 
@@ -211,7 +224,8 @@ class WriterProcess:
             done = asyncio.get_running_loop().run_in_executor(
                 self._here, check_batch, self.store, self.model, [job for job, _ in batch]
             )
-            done.add_done_callback(partial(self._checked_here, [f for _, f in batch]))
+            futures = [f for _, f in batch]
+            done.add_done_callback(partial(self._checked_here, futures, time.perf_counter()))
 
     def _send(self, batch: list[tuple[CheckJob, asyncio.Future[StoredCheck]]]) -> None:
         assert self._writer is not None
@@ -224,11 +238,14 @@ class WriterProcess:
                 settle(future, StoreError(f"could not store the comment: {exc}"))
             self._flush()
             return
-        self._in_flight.append(futures)
+        self._in_flight.append((futures, time.perf_counter()))
         self._writer.write(_frame(payload))
 
     def _checked_here(
-        self, futures: list[asyncio.Future[StoredCheck]], done: asyncio.Future[list[Outcome]]
+        self,
+        futures: list[asyncio.Future[StoredCheck]],
+        started: float,
+        done: asyncio.Future[list[Outcome]],
     ) -> None:
         self._checking_here = False
         self.batches_here += 1
@@ -240,6 +257,7 @@ class WriterProcess:
         )
         for future, outcome in zip(futures, outcomes, strict=True):
             settle(future, outcome)
+        tell(self.observe, len(futures), time.perf_counter() - started)
         self._flush()
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -253,11 +271,13 @@ class WriterProcess:
                     self._flush()
                     continue
                 outcomes: list[Outcome] = message
-                futures = self._in_flight.popleft() if self._in_flight else []
+                futures, sent = self._in_flight.popleft() if self._in_flight else ([], 0.0)
                 if len(outcomes) != len(futures):
                     outcomes = [StoreError("the writer lost track of a batch")] * len(futures)
                 for future, outcome in zip(futures, outcomes, strict=True):
                     settle(future, outcome)
+                if futures:
+                    tell(self.observe, len(futures), time.perf_counter() - sent)
                 self.batches += 1
                 self._flush()
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
@@ -268,7 +288,7 @@ class WriterProcess:
 
     async def _restart(self, cause: BaseException) -> None:
         self._ready = False
-        futures = [future for batch in self._in_flight for future in batch]
+        futures = [future for batch, _ in self._in_flight for future in batch]
         self._in_flight.clear()
         if futures or not self._closing:
             log.error("the writer process stopped (%r); %d checks fail", cause, len(futures))

@@ -64,6 +64,37 @@ def test_concurrent_checks_get_the_scores_they_would_get_alone(store: Store) -> 
         assert store.get_comment(site.id, result.id)["content"] == j.comment.content
 
 
+def test_each_batch_is_told_with_its_size_and_time(store: Store) -> None:
+    site, _ = store.create_site("blog")
+    model = artifacts.load_current(MODELS_DIR)
+    told: list[tuple[int, float]] = []
+    writer = BatchWriter(store, lambda: model, observe=lambda n, s: told.append((n, s)))
+    try:
+        results = asyncio.run(submit_all(writer, [job(site, i) for i in range(30)]))
+    finally:
+        writer.close()
+    assert all(isinstance(r, StoredCheck) for r in results)
+    assert len(told) == writer.batches
+    assert sum(n for n, _ in told) == 30
+    assert all(seconds > 0 for _, seconds in told)
+
+
+def test_an_observer_that_fails_costs_no_check(store: Store) -> None:
+    site, _ = store.create_site("blog")
+    model = artifacts.load_current(MODELS_DIR)
+
+    def broken(checks: int, seconds: float) -> None:
+        raise RuntimeError("the metrics folder went away")
+
+    writer = BatchWriter(store, lambda: model, observe=broken)
+    try:
+        first = asyncio.run(submit_all(writer, [job(site, i) for i in range(3)]))
+        later = asyncio.run(submit_all(writer, [job(site, 100)]))
+    finally:
+        writer.close()
+    assert all(isinstance(r, StoredCheck) for r in [*first, *later])
+
+
 def test_a_scoring_failure_answers_every_waiting_check_and_the_writer_goes_on(
     store: Store,
 ) -> None:

@@ -69,6 +69,29 @@ def test_in_process_the_values_live_in_a_registry_of_each_app() -> None:
     assert total(parse(second.render().decode()), "moderation_verdicts_total") == 0
 
 
+def test_batches_and_checkpoints_fall_in_their_buckets() -> None:
+    metrics = Metrics()
+    metrics.observe_batch(1, 0.0008)
+    metrics.observe_batch(12, 0.004)
+    metrics.observe_checkpoint(0.02, forced=False)
+    metrics.observe_checkpoint(0.006, forced=True)
+    samples = parse(metrics.render().decode())
+
+    checks = "moderation_writer_batch_checks_bucket"
+    assert total(samples, checks, le="1.0") == 1
+    assert total(samples, checks, le="8.0") == 1  # 12 is above it
+    assert total(samples, checks, le="16.0") == 2
+    assert total(samples, "moderation_writer_batch_checks_sum") == 13
+    batch_time = "moderation_writer_batch_duration_seconds_bucket"
+    assert total(samples, batch_time, le="0.001") == 1
+    assert total(samples, batch_time, le="0.005") == 2
+    assert total(samples, "moderation_sqlite_checkpoints_total", forced="true") == 1
+    assert total(samples, "moderation_sqlite_checkpoints_total", forced="false") == 1
+    pause = "moderation_sqlite_checkpoint_duration_seconds_bucket"
+    assert total(samples, pause, le="0.01") == 1
+    assert total(samples, pause, le="0.025") == 2
+
+
 def test_model_info_follows_the_live_version() -> None:
     metrics = Metrics()
     metrics.model_live("v1")

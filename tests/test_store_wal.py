@@ -91,6 +91,7 @@ def test_steady_writes_do_not_grow_the_wal_without_end(tmp_path: Path) -> None:
     # at least one a commit.
     path = tmp_path / "wal.db"
     commits = 3000
+    told: list[tuple[float, bool]] = []
     with wal_store(path) as store:
         checkpointer = Checkpointer(
             store.engine,
@@ -98,10 +99,15 @@ def test_steady_writes_do_not_grow_the_wal_without_end(tmp_path: Path) -> None:
             write_lock=store.write_lock,
             restart_pages=50,
             force_pages=200,
+            observe=lambda seconds, forced: told.append((seconds, forced)),
         )
         with closing(checkpointer):
             write_pages(store, commits)
         assert checkpointer.forced > 0
+        # Each checkpoint is told, with its time and whether it held the writers' lock.
+        assert len(told) == checkpointer.checkpoints
+        assert sum(forced for _, forced in told) == checkpointer.forced
+        assert all(seconds > 0 for seconds, _ in told)
         assert wal_frames(path) < commits
         assert "site-2999" in names_in_database_file(path, tmp_path / "copy.db")
 

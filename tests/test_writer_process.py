@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from moderation import artifacts, checking, rules
 from moderation.app import create_app, wants_writer_process
-from moderation.batching import CheckJob, check_batch
+from moderation.batching import BatchObserver, CheckJob, check_batch
 from moderation.domain import Comment, Decision, ReasonCode, Score, Verdict
 from moderation.policy import SitePolicy
 from moderation.store import Site, Store, StoredCheck, StoreError
@@ -59,6 +59,7 @@ def with_writer(
     body: Callable[[WriterProcess], Awaitable[T]],
     *,
     ready: bool = True,
+    observe: BatchObserver | None = None,
 ) -> T:
     """Run `body` with a writer process on the event loop (once its child is ready, unless
     `ready` is False), and stop the writer after it."""
@@ -66,7 +67,7 @@ def with_writer(
     shipped = artifacts.load_current(MODELS_DIR)
 
     async def main() -> T:
-        writer = await WriterProcess.start(settings, store, lambda: shipped)
+        writer = await WriterProcess.start(settings, store, lambda: shipped, observe=observe)
         try:
             if ready:
                 await until_ready(writer)
@@ -110,6 +111,26 @@ def test_checks_are_stored_and_answered_as_one_process_would(
         assert store.get_comment(site.id, result.id)["content"] == c.content
     assert stored[-1].decision.verdict is Verdict.REJECT
     assert next(r.code for r in stored[-1].decision.reasons) is ReasonCode.DUPLICATE
+
+
+def test_each_batch_the_child_answers_is_told_with_its_size_and_time(
+    tmp_path: Path, database_url: str, store: Store
+) -> None:
+    site, _ = store.create_site("blog")
+    told: list[tuple[int, float]] = []
+
+    async def body(writer: WriterProcess) -> int:
+        await asyncio.gather(*(writer.submit(job(site, comment(i))) for i in range(25)))
+        await writer.submit(job(site, comment(100)))
+        return writer.batches
+
+    batches = with_writer(
+        tmp_path, database_url, store, body, observe=lambda n, s: told.append((n, s))
+    )
+    assert len(told) == batches
+    assert sum(n for n, _ in told) == 26
+    assert told[-1][0] == 1  # the last check, sent alone
+    assert all(seconds > 0 for _, seconds in told)
 
 
 def test_checks_are_answered_while_the_child_starts(

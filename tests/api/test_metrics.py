@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +109,38 @@ def test_checks_show_up_by_route_template_verdict_and_reason(service: Service) -
     assert all(
         dict(labels)["site"] == "blog" for labels in series(samples, "moderation_verdicts_total")
     )
+
+
+def test_the_writers_batches_are_counted_with_their_time(service: Service) -> None:
+    # Each check gets its own batch here: one at a time, the next sent after the answer.
+    for i in range(3):
+        check(service, {**HAM, "content": f"Remark number {i} on the council vote's date."})
+
+    samples = scrape(service.client)
+
+    assert value(samples, "moderation_writer_batch_checks_count") == 3
+    assert value(samples, "moderation_writer_batch_checks_sum") == 3
+    assert value(samples, "moderation_writer_batch_checks_bucket", le="1.0") == 3
+    assert value(samples, "moderation_writer_batch_duration_seconds_count") == 3
+    assert value(samples, "moderation_writer_batch_duration_seconds_sum") > 0
+
+
+def test_sqlite_checkpoints_are_counted_on_sqlite_only(service: Service) -> None:
+    check(service, HAM)
+    name = "moderation_sqlite_checkpoints_total"
+    counted = 0.0
+    deadline = time.monotonic() + 10
+    while service.store.dialect == "sqlite" and time.monotonic() < deadline:
+        counted = value(scrape(service.client), name, forced="false")
+        if counted:
+            break
+        time.sleep(0.1)
+    samples = scrape(service.client)
+    if service.store.dialect == "sqlite":
+        assert counted >= 1  # the checkpointer ticks four times a second
+        assert value(samples, "moderation_sqlite_checkpoint_duration_seconds_count") >= 1
+    else:
+        assert value(samples, name, forced="false") == value(samples, name, forced="true") == 0
 
 
 def test_model_info_names_the_live_version(service: Service) -> None:
