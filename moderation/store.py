@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property, partial
 from importlib import resources
 from itertools import chain, islice
@@ -22,18 +22,13 @@ from typing import Any, Literal
 from sqlalchemy import (
     BigInteger,
     Connection,
-    DateTime,
     Engine,
-    Integer,
-    String,
-    Table,
     and_,
     bindparam,
     case,
     column,
     create_engine,
     event,
-    exists,
     false,
     func,
     insert,
@@ -44,6 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.pool import NullPool
 
+from moderation import store_facts
 from moderation.domain import (
     Comment,
     CommentStatus,
@@ -60,18 +56,23 @@ from moderation.ids import time_ordered_id
 from moderation.links import link_domains
 from moderation.policy import SitePolicy
 from moderation.publishing import StoredComment
-from moderation.queue import MarkKind, domains_to_look_up
+from moderation.queue import domains_to_look_up
 from moderation.rules import Facts
 from moderation.schema import (
     comments,
     labelled_samples,
-    reputation_marks,
     site_keys,
     site_publishing,
     sites,
 )
 from moderation.settings import Settings
-from moderation.store_prepared import Prepared, PreparedCache, execute_on_driver, run_all
+from moderation.store_prepared import (
+    Prepared,
+    PreparedCache,
+    execute_on_driver,
+    run_all,
+    run_all_rows,
+)
 from moderation.store_wal import WAL_SIZE_LIMIT
 from moderation.textnorm import fold
 from moderation.writelock import WriteLock
@@ -325,139 +326,6 @@ def migrate(engine: Engine) -> None:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("SELECT pg_advisory_unlock(727274)")
                 conn.commit()
-
-
-_SITE = bindparam("site_id", type_=Integer())
-# A flood of thousands of comments from one address must not make every check count them all.
-_COUNT_CAP = 100
-
-
-def _bounded_count(table: Table, *conditions: Any) -> Any:
-    """count(*) of a site's rows of `table` matching `conditions`, stopping at _COUNT_CAP."""
-    capped = (
-        select(table.c.id).where(table.c.site_id == _SITE, *conditions).limit(_COUNT_CAP)
-    ).subquery()
-    return select(func.count()).select_from(capped).scalar_subquery()
-
-
-_MARKED_SINCE = bindparam("marked_since", type_=DateTime(timezone=True))
-_SINCE = bindparam("since", type_=DateTime(timezone=True))
-
-
-def _bounded_marks(kind: MarkKind, label: Label, value: Any) -> Any:
-    """count(*) of the site's reputation marks of `kind` and `label` in the window, capped."""
-    return _bounded_count(
-        reputation_marks,
-        reputation_marks.c.kind == kind.value,
-        value,
-        reputation_marks.c.label == label.value,
-        reputation_marks.c.created_at >= _MARKED_SINCE,
-    )
-
-
-_EMAIL = bindparam("email", type_=String())
-# Every fact about a new comment in one round trip: each part walks its own index. (The
-# marks on its link domains, whose number varies, come from _domain_marks.)
-_FACTS = select(
-    exists()
-    .where(
-        comments.c.site_id == _SITE,
-        comments.c.content_hash == bindparam("digest"),
-        comments.c.post_id == bindparam("post_id"),
-        comments.c.author_email_key == _EMAIL,
-        comments.c.status != CommentStatus.REJECTED.value,
-        comments.c.is_test == false(),
-    )
-    .label("duplicate"),
-    _bounded_count(
-        comments,
-        comments.c.author_email_key == _EMAIL,
-        comments.c.created_at >= _SINCE,
-        comments.c.is_test == false(),
-    ).label("recent_by_email"),
-    _bounded_count(
-        comments,
-        comments.c.user_ip == bindparam("ip"),
-        comments.c.created_at >= _SINCE,
-        comments.c.is_test == false(),
-    ).label("recent_by_ip"),
-    exists()
-    .where(
-        comments.c.site_id == _SITE,
-        comments.c.author_email_key == _EMAIL,
-        comments.c.status == CommentStatus.APPROVED.value,
-        comments.c.is_test == false(),
-    )
-    .label("approved"),
-    _bounded_marks(MarkKind.IP, Label.SPAM, reputation_marks.c.value == bindparam("ip")).label(
-        "spam_ip"
-    ),
-    _bounded_marks(MarkKind.EMAIL, Label.SPAM, reputation_marks.c.value == _EMAIL).label(
-        "spam_email"
-    ),
-    _bounded_marks(MarkKind.EMAIL, Label.HAM, reputation_marks.c.value == _EMAIL).label(
-        "ham_email"
-    ),
-)
-# Up to this many link domains are looked up per statement; more take several.
-_DOMAIN_CHUNK = 16
-
-
-def _domain_marks(count: int) -> Any:
-    """The spam marks on `count` link domains (binds domain_0...): how many, and the first."""
-    domains = [bindparam(f"domain_{i}", type_=String()) for i in range(count)]
-    return select(
-        _bounded_marks(MarkKind.DOMAIN, Label.SPAM, reputation_marks.c.value.in_(domains)).label(
-            "spam_domains"
-        ),
-        select(reputation_marks.c.value)
-        .where(
-            reputation_marks.c.site_id == _SITE,
-            reputation_marks.c.kind == MarkKind.DOMAIN.value,
-            reputation_marks.c.value.in_(domains),
-            reputation_marks.c.label == Label.SPAM.value,
-            reputation_marks.c.created_at >= _MARKED_SINCE,
-        )
-        .order_by(reputation_marks.c.value)
-        .limit(1)
-        .scalar_subquery()
-        .label("spam_domain"),
-    )
-
-
-def _facts_of(site: Site, comment: Comment, now: datetime, rows: list[dict[str, Any]]) -> Facts:
-    """A comment's facts from the rows of its `Store._fact_statements`."""
-    row, marks = rows[0], rows[1:]
-    email = email_key(comment.author_email)
-    policy = site.policy
-    # An empty email or IP matches every anonymous comment: such a match means nothing.
-    recent = max(
-        int(row["recent_by_email"]) if email else 0,
-        int(row["recent_by_ip"]) if comment.user_ip else 0,
-    )
-    reputation: dict[str, Any] = {}
-    if policy.check_reputation:
-        # The chunks hold different domains: their counts add up, capped like each.
-        spam_domains, spam_domain = 0, ""
-        for found in marks:
-            spam_domains = min(_COUNT_CAP, spam_domains + int(found["spam_domains"]))
-            if found["spam_domain"] and (not spam_domain or found["spam_domain"] < spam_domain):
-                spam_domain = found["spam_domain"]
-        reputation = {
-            "reputation_spam_ip": int(row["spam_ip"]) if comment.user_ip else 0,
-            "reputation_spam_email": int(row["spam_email"]) if email else 0,
-            "reputation_spam_domains": spam_domains,
-            "reputation_spam_domain": spam_domain,
-            "reputation_ham_email": int(row["ham_email"]) if email else 0,
-        }
-    return Facts(
-        now=now,
-        duplicate=bool(row["duplicate"]) and policy.check_duplicates,
-        recent_from_same_author=recent if policy.check_flood else 0,
-        previously_approved=bool(row["approved"]) and bool(email)
-        and policy.trust_previously_approved,
-        **reputation,
-    )  # fmt: skip
 
 
 def _batch_keys(item: PendingCheck, digest: str) -> set[tuple[object, ...]]:
@@ -779,51 +647,36 @@ class Store:
 
     # Comments
 
-    def _facts(
-        self, conn: Connection, site: Site, comment: Comment, now: datetime, digest: str
-    ) -> Facts:
-        statements = self._fact_statements(site, comment, now, digest)
-        return _facts_of(
-            site, comment, now, [found.one(conn, values) for found, values in statements]
+    def _ask(self, item: PendingCheck, digest: str) -> store_facts.Ask:
+        site, comment = item.site, item.comment
+        # An empty email or IP is never marked, and neither is an empty domain list. The rules
+        # extract the same links again: links.py caches the extraction per text.
+        domains = (
+            domains_to_look_up(link_domains(comment.content, comment.author_url))
+            if site.policy.check_reputation
+            else []
         )
+        return store_facts.Ask(
+            site.id, site.policy, comment, item.now, digest, email_key(comment.author_email),
+            domains,
+        )  # fmt: skip
 
-    def _fact_statements(
-        self, site: Site, comment: Comment, now: datetime, digest: str
-    ) -> list[tuple[Prepared, dict[str, Any]]]:
-        """The statements whose rows make a comment's facts (`_facts_of`): the facts, then the
-        spam marks of its link domains, a chunk of them per statement."""
-        policy = site.policy
-        marked_since = now - timedelta(days=policy.reputation_days)
+    def _fact_statements(self, ask: store_facts.Ask) -> list[tuple[Prepared, dict[str, Any]]]:
+        """The statements whose rows make one comment's facts (`store_facts.facts_of`): the
+        facts, then the spam marks of its link domains, a chunk of them per statement."""
         statements = [
             (
-                self._prepared.get("facts", lambda: _FACTS),
-                {
-                    "site_id": site.id,
-                    "digest": digest,
-                    "post_id": comment.post_id,
-                    "email": email_key(comment.author_email),
-                    "ip": comment.user_ip,
-                    "since": now - timedelta(seconds=policy.flood_interval_seconds),
-                    "marked_since": marked_since,
-                },
+                self._prepared.get("facts", store_facts.facts_statement),
+                store_facts.one_parameters(ask),
             )
         ]
-        if not policy.check_reputation:
-            return statements
-        # The rules extract the same links again: links.py caches the extraction per text.
-        # An empty email or IP is never marked, and neither is an empty domain list.
-        domains = domains_to_look_up(link_domains(comment.content, comment.author_url))
-        for start in range(0, len(domains), _DOMAIN_CHUNK):
-            chunk = domains[start : start + _DOMAIN_CHUNK]
-            size = len(chunk)
+        for size, chunk in store_facts.domain_chunks(ask):
             statements.append(
                 (
-                    self._prepared.get(("domains", size), partial(_domain_marks, size)),
-                    {
-                        "site_id": site.id,
-                        "marked_since": marked_since,
-                        **{f"domain_{i}": domain for i, domain in enumerate(chunk)},
-                    },
+                    self._prepared.get(
+                        ("domains", size), partial(store_facts.domain_marks_statement, size)
+                    ),
+                    chunk,
                 )
             )
         return statements
@@ -936,22 +789,19 @@ class Store:
             known = self._known_external_ids(conn, items)
         # Asked up front: the facts of each comment that is no replay and shares no key with an
         # earlier one of the batch. The others are checked one at a time, in their turn.
-        statements: list[list[tuple[Prepared, dict[str, Any]]]] = []
+        asks: list[store_facts.Ask | None] = []
         seen: set[tuple[object, ...]] = set()
         for item, digest in zip(items, digests, strict=True):
             keys = _batch_keys(item, digest)
             ahead = seen.isdisjoint(keys) and (item.site.id, item.comment.external_id) not in known
-            statements.append(
-                self._fact_statements(item.site, item.comment, item.now, digest) if ahead else []
-            )
+            asks.append(self._ask(item, digest) if ahead else None)
             seen.update(keys)
-        rows = iter(run_all(conn, [*locks, *chain.from_iterable(statements)])[len(locks) :])
+        found = iter(self._facts_of_all(conn, locks, [ask for ask in asks if ask is not None]))
         results: list[StoredCheck | StoreError] = []
         unwritten: list[dict[str, Any]] = []
-        for item, digest, asked in zip(items, digests, statements, strict=True):
-            if asked:
-                facts = _facts_of(item.site, item.comment, item.now, list(islice(rows, len(asked))))
-                stored, row = _judged(item, digest, facts)
+        for item, digest, ask in zip(items, digests, asks, strict=True):
+            if ask is not None:
+                stored, row = _judged(item, digest, next(found))
                 unwritten.append(row)
                 results.append(stored)
             else:
@@ -960,6 +810,36 @@ class Store:
                 results.append(self._check_one(conn, item, digest))
         self._insert().execute_many_and_commit(conn, unwritten)
         return results
+
+    def _facts_of_all(
+        self,
+        conn: Connection,
+        locks: list[tuple[Prepared, dict[str, Any]]],
+        asks: Sequence[store_facts.Ask],
+    ) -> list[Facts]:
+        """Each comment's facts, in order, asked after `locks` in the same round trip: on
+        PostgreSQL in one statement (`store_facts.batch_statement`), elsewhere in one or more
+        per comment (SQLite runs in this process: a statement costs no round trip there)."""
+        if self.dialect == "postgresql" and asks:
+            generic: tuple[Prepared, dict[str, Any]] = (
+                self._prepared.get("generic plans", store_facts.generic_plans_statement),
+                {},
+            )
+            batch = (
+                self._prepared.get("batch facts", store_facts.batch_statement),
+                store_facts.batch_parameters(asks),
+            )
+            rows = run_all_rows(conn, [*locks, generic, batch])[-1]
+            return [
+                store_facts.facts_of(ask, row, [row]) for ask, row in zip(asks, rows, strict=True)
+            ]
+        statements = [self._fact_statements(ask) for ask in asks]
+        found = iter(run_all(conn, [*locks, *chain.from_iterable(statements)])[len(locks) :])
+        facts = []
+        for ask, asked in zip(asks, statements, strict=True):
+            row, *marks = islice(found, len(asked))
+            facts.append(store_facts.facts_of(ask, row, marks))
+        return facts
 
     def _known_external_ids(
         self, conn: Connection, items: Sequence[PendingCheck]
@@ -980,12 +860,13 @@ class Store:
         return self._prepared.get("insert", lambda: _INSERT)
 
     def _check_one(self, conn: Connection, item: PendingCheck, digest: str) -> StoredCheck:
-        site, comment, now = item.site, item.comment, item.now
+        site, comment = item.site, item.comment
         if comment.external_id:
             replay = self._replay(conn, site.id, comment.external_id)
             if replay is not None:
                 return replay
-        stored, row = _judged(item, digest, self._facts(conn, site, comment, now, digest))
+        [facts] = self._facts_of_all(conn, [], [self._ask(item, digest)])
+        stored, row = _judged(item, digest, facts)
         self._insert().execute(conn, row)
         return stored
 

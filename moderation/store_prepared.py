@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+
+_Read = TypeVar("_Read")
 
 
 class Prepared:
@@ -80,6 +82,14 @@ class Prepared:
         if row is None:
             raise LookupError("the statement returned no row")
         return dict(zip(self.columns, row, strict=True))
+
+    def rows_of(self, cursor: Any) -> list[dict[str, Any]]:
+        """Every row of an executed SELECT's cursor, by column name; closes the cursor."""
+        try:
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        return [dict(zip(self.columns, row, strict=True)) for row in rows]
 
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> None:
         """Execute a statement that returns no row."""
@@ -170,10 +180,25 @@ def run_all(
 ) -> list[dict[str, Any]]:
     """The single row of each SELECT, in order. On psycopg they are sent in one pipeline: one
     round trip to the server for all of them instead of one each."""
+    return _run_all(conn, statements, Prepared.row_of)
+
+
+def run_all_rows(
+    conn: Connection, statements: Sequence[tuple[Prepared, Mapping[str, Any]]]
+) -> list[list[dict[str, Any]]]:
+    """Every row of each SELECT, in order: as `run_all`, in one round trip on psycopg."""
+    return _run_all(conn, statements, Prepared.rows_of)
+
+
+def _run_all(
+    conn: Connection,
+    statements: Sequence[tuple[Prepared, Mapping[str, Any]]],
+    read: Callable[[Prepared, Any], _Read],
+) -> list[_Read]:
     driver = conn.connection.driver_connection
     pipeline = getattr(driver, "pipeline", None)
     if pipeline is None or len(statements) < 2:
-        return [prepared.one(conn, values) for prepared, values in statements]
+        return [read(prepared, prepared.run(conn, values)) for prepared, values in statements]
     cursors = []
     with _as_sqlalchemy_errors(conn, "pipeline"), pipeline():
         for prepared, values in statements:
@@ -181,7 +206,7 @@ def run_all(
             cursor.execute(prepared.sql, prepared.parameters(values))
             cursors.append(cursor)
     return [
-        prepared.row_of(cursor) for (prepared, _), cursor in zip(statements, cursors, strict=True)
+        read(prepared, cursor) for (prepared, _), cursor in zip(statements, cursors, strict=True)
     ]
 
 

@@ -17,12 +17,15 @@ from sqlalchemy.exc import OperationalError
 from moderation import checking
 from moderation.domain import Comment, Decision, ReasonCode, Score, Verdict
 from moderation.rules import Facts
+from moderation.schema import comments, reputation_marks
 from moderation.store import (
     PendingCheck,
     Site,
     Store,
     StoredCheck,
     StoreError,
+    content_hash,
+    email_key,
     make_engine,
     migrate,
 )
@@ -174,3 +177,78 @@ def test_a_batch_waiting_past_the_busy_timeout_fails_as_a_store_error_and_the_st
     (stored,) = stored_all(store, [pending(site, comment(1), T0)])
     assert stored.status.value == "approved"
     engine.dispose()
+
+
+def test_each_comment_of_a_batch_gets_the_facts_it_would_get_alone(store: Store) -> None:
+    """On PostgreSQL a batch's facts are asked in one statement, elsewhere a comment's at a
+    time: either way each comment's facts are those asked for it alone. The history covers
+    every fact: copies, floods by email and by address, approvals, and reputation marks on
+    addresses, emails and link domains (one among dozens of links, a subdomain of one, past
+    and inside each site's window), on two sites whose windows differ."""
+    blog, _ = store.create_site("blog")
+    other, _ = store.create_site("other")
+    store.set_policy("other", replace(other.policy, flood_interval_seconds=5, reputation_days=2))
+    other = store.get_site("other")
+    now = T0 + timedelta(days=10)
+    history = [
+        pending(blog, comment(1), now - timedelta(seconds=30)),
+        pending(blog, comment(2, user_ip="192.0.2.9"), now - timedelta(seconds=12)),
+        pending(blog, comment(3, user_ip="192.0.2.9"), now - timedelta(seconds=8)),
+        pending(other, comment(4, user_ip="192.0.2.9"), now - timedelta(seconds=8)),
+        pending(blog, comment(5, author_email="regular@example.org"), now - timedelta(days=3)),
+    ]
+    stored_all(store, history)
+    with store.engine.begin() as conn:
+        conn.execute(comments.update().values(status="approved").where(
+            comments.c.author_email_key == email_key("regular@example.org")))  # fmt: skip
+        conn.execute(reputation_marks.insert(), [
+            {"site_id": site.id, "kind": kind, "value": value, "label": label,
+             "comment_id": "c", "created_at": now - timedelta(days=age)}
+            for site in (blog, other)
+            for kind, value, label, age in (
+                ("ip", "203.0.113.66", "spam", 1), ("email", "promo@casino.example", "spam", 1),
+                ("email", "regular@example.org", "ham", 1), ("domain", "mm-loans.example",
+                "spam", 1), ("domain", "zz-pills.example", "spam", 3), ("domain",
+                "casino.example", "spam", 1),
+            )
+        ])  # fmt: skip
+    links = " ".join(f"https://site{i:02d}.example/" for i in range(40))
+    asked = [
+        comment(1),  # a copy of a stored comment
+        comment(6, user_ip="192.0.2.9"),  # the third from that address in 15 seconds
+        comment(7, author_email="regular@example.org"),  # approved before, marked ham
+        comment(8, user_ip="203.0.113.66", author_email="promo@casino.example"),
+        comment(9, content=f"{links} https://zz-pills.example/ https://mm-loans.example/ x"),
+        comment(10, content="Offer at https://shop.casino.example/ today"),
+        comment(11, content="No links at all.", user_ip="", author_email=""),
+        comment(12, content="Loans at https://mm-loans.example/"),  # one domain, marked
+    ]
+    items = [
+        pending(site, c, now)
+        for site in (blog, other)
+        for c in asked
+    ]  # fmt: skip
+    asks = [store._ask(item, content_hash(item.comment.content)) for item in items]
+    with store.writing() as conn:
+        together = store._facts_of_all(conn, [], asks)
+        alone = [store._facts_of_all(conn, [], [ask])[0] for ask in asks]
+    assert together == alone
+    on_blog = together[: len(asked)]
+    assert on_blog[0].duplicate
+    assert on_blog[1].recent_from_same_author == 2
+    assert on_blog[2].previously_approved
+    assert on_blog[2].reputation_ham_email == 1
+    assert on_blog[3].reputation_spam_ip == 1
+    assert on_blog[3].reputation_spam_email == 1
+    assert (on_blog[4].reputation_spam_domains, on_blog[4].reputation_spam_domain) == (
+        2, "mm-loans.example",
+    )  # fmt: skip
+    assert on_blog[5].reputation_spam_domain == "casino.example"
+    assert on_blog[6].reputation_spam_domains == 0
+    assert on_blog[7].reputation_spam_domain == "mm-loans.example"
+    on_other = together[len(asked) :]
+    # Five seconds of flood window and two days of marks on the other site.
+    assert on_other[1].recent_from_same_author == 0
+    assert (on_other[4].reputation_spam_domains, on_other[4].reputation_spam_domain) == (
+        1, "mm-loans.example",
+    )  # fmt: skip
