@@ -252,3 +252,49 @@ def test_each_comment_of_a_batch_gets_the_facts_it_would_get_alone(store: Store)
     assert (on_other[4].reputation_spam_domains, on_other[4].reputation_spam_domain) == (
         1, "mm-loans.example",
     )  # fmt: skip
+
+
+def test_a_batch_stores_every_value_as_given(store: Store) -> None:
+    """On PostgreSQL a batch's rows travel to the server as one JSON document: every value
+    comes back as it went in, times to the microsecond with their zone, text of any script,
+    quotes, backslashes and control characters included, a missing form time as none."""
+    site, _ = store.create_site("blog")
+    rendered = datetime(2026, 11, 25, 11, 59, 30, 123456, tzinfo=UTC)
+    odd = 'Quote " backslash \\ tab\t newline\n emoji 🎉 accents éàü CJK 漢字 RTL שלום'
+    sent = [
+        comment(
+            1, content=odd, author_name='Zoë "Z" O\'Brien', permalink="https://b.example/?a=1&b=2"
+        ),
+        replace(comment(2, external_id="wp-77", parent_id="p-1"), form_rendered_at=rendered),
+        comment(3, author_email="", user_ip="", language="fr-CA"),
+    ]
+    at = T0 + timedelta(microseconds=654321)
+    results = stored_all(store, [pending(site, c, at, score=0.123456789) for c in sent])
+    for sent_comment, result in zip(sent, results, strict=True):
+        row = store.get_comment(site.id, result.id)
+        for field in ("content", "author_name", "author_email", "user_ip", "permalink",
+                      "parent_id", "language", "post_id"):  # fmt: skip
+            assert row[field] == getattr(sent_comment, field)
+        assert row["external_id"] == (sent_comment.external_id or None)
+        assert row["form_rendered_at"] == sent_comment.form_rendered_at
+        assert row["created_at"] == at
+        assert row["spam_probability"] == result.decision.spam_probability
+        assert row["is_test"] is False
+        assert row["discard"] is result.decision.discard
+        assert [r["code"] for r in row["reasons"]] == [
+            r.code.value for r in result.decision.reasons
+        ]
+
+
+def test_a_value_longer_than_its_column_is_never_cut(store: Store) -> None:
+    """A value longer than its column is refused (PostgreSQL) or kept whole (SQLite, whose
+    columns have no length): never stored cut short. The API refuses such values first."""
+    site, _ = store.create_site("blog")
+    long_agent = "A" * 2500  # the column holds 2,000
+    batch = [pending(site, replace(comment(1), user_agent=long_agent), T0)]
+    if store.engine.dialect.name == "postgresql":
+        with pytest.raises(StoreError, match="too long"):
+            store.check_and_save_many(batch)
+        return
+    [result] = stored_all(store, batch)
+    assert store.get_comment(site.id, result.id)["user_agent"] == long_agent
