@@ -9,8 +9,9 @@ conditions build both forms (`_facts_columns`), so they cannot drift apart.
 
 One statement a batch rather than one or two a comment: psycopg's Python for each statement
 sent and read back costs more than PostgreSQL's own work for it, and the server parses, binds
-and answers each one. At the check endpoint's peak on PostgreSQL, the writer's CPU a check
-fell by a tenth and the server's by a sixth.
+and answers each one. At the check endpoint's peak on PostgreSQL, with the rows inserted the
+same way (`store._insert_all`), the writer's CPU a check fell by about a sixth and the
+server's by about a quarter.
 """
 
 from __future__ import annotations
