@@ -871,6 +871,7 @@ class Store:
                 store_facts.batch_parameters(asks),
             )
             rows = run_all_rows(conn, [*locks, generic, batch])[-1]
+            # Each comment's row holds its link domains' marks too.
             return [
                 store_facts.facts_of(ask, row, [row]) for ask, row in zip(asks, rows, strict=True)
             ]

@@ -50,7 +50,7 @@ DOMAIN_CHUNK = 16
 @dataclass(frozen=True, slots=True)
 class _Asked:
     """What a comment's facts are asked by, as SQL: bound parameters for one comment, or the
-    columns of the rows `unnest` makes of a batch."""
+    columns of the rows `json_to_recordset` makes of a batch."""
 
     site_id: Any
     digest: Any
@@ -85,6 +85,18 @@ def _bounded_marks(asked: _Asked, kind: MarkKind, label: Label, value: Any) -> A
     )
 
 
+def _recent(asked: _Asked, author: Any) -> Any:
+    """How many of the author's comments (`author`: by email or address) the flood window
+    holds, capped."""
+    return _bounded_count(
+        comments,
+        asked.site_id,
+        author,
+        comments.c.created_at >= asked.since,
+        comments.c.is_test == false(),
+    )
+
+
 def _found(*conditions: Any) -> Any:
     """Whether a comment matches `conditions`: a subquery that stops at the first.
 
@@ -107,20 +119,8 @@ def _facts_columns(asked: _Asked) -> list[Any]:
             comments.c.status != CommentStatus.REJECTED.value,
             comments.c.is_test == false(),
         ).label("duplicate"),
-        _bounded_count(
-            comments,
-            asked.site_id,
-            comments.c.author_email_key == asked.email,
-            comments.c.created_at >= asked.since,
-            comments.c.is_test == false(),
-        ).label("recent_by_email"),
-        _bounded_count(
-            comments,
-            asked.site_id,
-            comments.c.user_ip == asked.ip,
-            comments.c.created_at >= asked.since,
-            comments.c.is_test == false(),
-        ).label("recent_by_ip"),
+        _recent(asked, comments.c.author_email_key == asked.email).label("recent_by_email"),
+        _recent(asked, comments.c.user_ip == asked.ip).label("recent_by_ip"),
         _found(
             comments.c.site_id == asked.site_id,
             comments.c.author_email_key == asked.email,
