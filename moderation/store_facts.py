@@ -42,9 +42,9 @@ from moderation.rules import Facts
 from moderation.schema import comments, reputation_marks
 
 # A flood of thousands of comments from one address must not make every check count them all.
-COUNT_CAP = 100
+_COUNT_CAP = 100
 # Up to this many link domains are looked up per statement for one comment; more take several.
-DOMAIN_CHUNK = 16
+_DOMAIN_CHUNK = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +62,12 @@ class _Asked:
 
 
 def _bounded_count(table: Table, site_id: Any, *conditions: Any) -> Any:
-    """count(*) of a site's rows of `table` matching `conditions`, stopping at COUNT_CAP."""
+    """count(*) of a site's rows of `table` matching `conditions`, stopping at _COUNT_CAP."""
     # A batch's row is correlated two levels up, which SQLAlchemy leaves to be said.
     capped = (
         sql_select(table.c.id)
         .where(table.c.site_id == site_id, *conditions)
-        .limit(COUNT_CAP)
+        .limit(_COUNT_CAP)
         .correlate_except(table)
     ).subquery()
     return sql_select(func.count()).select_from(capped).scalar_subquery()
@@ -269,8 +269,8 @@ def domain_chunks(ask: Ask) -> list[tuple[int, dict[str, Any]]]:
     domains each."""
     _, marked_since = ask.windows()
     chunks = (
-        ask.domains[start : start + DOMAIN_CHUNK]
-        for start in range(0, len(ask.domains), DOMAIN_CHUNK)
+        ask.domains[start : start + _DOMAIN_CHUNK]
+        for start in range(0, len(ask.domains), _DOMAIN_CHUNK)
     )
     return [
         (
@@ -320,7 +320,7 @@ def facts_of(ask: Ask, row: dict[str, Any], marks: Sequence[dict[str, Any]]) -> 
         # The chunks hold different domains: their counts add up, capped like each.
         spam_domains, spam_domain = 0, ""
         for found in marks:
-            spam_domains = min(COUNT_CAP, spam_domains + int(found["spam_domains"]))
+            spam_domains = min(_COUNT_CAP, spam_domains + int(found["spam_domains"]))
             if found["spam_domain"] and (not spam_domain or found["spam_domain"] < spam_domain):
                 spam_domain = found["spam_domain"]
         reputation = {

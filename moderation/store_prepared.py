@@ -69,10 +69,6 @@ class Prepared:
         _execute(conn, cursor, self.sql, self.parameters(values))
         return cursor
 
-    def one(self, conn: Connection, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The single row a SELECT returns, by column name."""
-        return self.row_of(self.run(conn, values))
-
     def row_of(self, cursor: Any) -> dict[str, Any]:
         """The single row of an executed SELECT's cursor, by column name; closes the cursor."""
         try:
