@@ -24,7 +24,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -104,24 +104,6 @@ async def post(app: FastAPI, key: str, number: int) -> None:
         raise SystemExit(f"{PATH} answered {sent[0]['status']}: {sent[1:]}")
 
 
-async def lifespan(app: FastAPI) -> Callable[[], Awaitable[None]]:
-    """Start the app's lifespan; returns the coroutine function that ends it."""
-    inbox: asyncio.Queue[Message] = asyncio.Queue()
-    outbox: asyncio.Queue[Message] = asyncio.Queue()
-    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}},
-                                   inbox.get, outbox.put))  # fmt: skip
-    await inbox.put({"type": "lifespan.startup"})
-    started = await outbox.get()
-    if started["type"] != "lifespan.startup.complete":
-        raise SystemExit(f"the app did not start: {started.get('message')}")
-
-    async def stop() -> None:
-        await inbox.put({"type": "lifespan.shutdown"})
-        await task
-
-    return stop
-
-
 async def serve(app: FastAPI, key: str, requests: int, batch: int, pause: float) -> float:
     """This process's CPU seconds per request: `requests` in groups of `batch` sent together,
     with `pause` seconds after each group."""
@@ -150,20 +132,19 @@ async def measure(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
     results = []
     for name, make in (("bare", bare_app.factory), ("check", lambda: create_app(settings))):
         app = make()
-        stop = await lifespan(app)
-        writer = getattr(app.state, "writer", None)
-        if writer is not None:
-            app.state.writer = InstantWriter(writer)
-        for number in range(WARM_UP):
-            await post(app, key, number)
-        for batch in args.batch:
-            for pause_ms in (0.0, args.pause_ms):
-                cpu = await serve(app, key, args.requests, batch, pause_ms / 1000)
-                results.append({"app": name, "batch": batch, "pause_ms": pause_ms,
-                                "cpu_us": cpu * 1e6})  # fmt: skip
-                print(f"{name:<6} groups of {batch:>3}, pause {pause_ms:>4.1f} ms: "
-                      f"{cpu * 1e6:>6.0f} µs CPU a request", flush=True)  # fmt: skip
-        await stop()
+        async with app.router.lifespan_context(app):
+            writer = getattr(app.state, "writer", None)
+            if writer is not None:
+                app.state.writer = InstantWriter(writer)
+            for number in range(WARM_UP):
+                await post(app, key, number)
+            for batch in args.batch:
+                for pause_ms in (0.0, args.pause_ms):
+                    cpu = await serve(app, key, args.requests, batch, pause_ms / 1000)
+                    results.append({"app": name, "batch": batch, "pause_ms": pause_ms,
+                                    "cpu_us": cpu * 1e6})  # fmt: skip
+                    print(f"{name:<6} groups of {batch:>3}, pause {pause_ms:>4.1f} ms: "
+                          f"{cpu * 1e6:>6.0f} µs CPU a request", flush=True)  # fmt: skip
     return results
 
 

@@ -289,20 +289,11 @@ def batch_parameters(asks: Sequence[Ask]) -> dict[str, Any]:
     """`batch_statement`'s values for several comments."""
     batch = []
     for n, ask in enumerate(asks):
-        since, marked_since = ask.windows()
-        batch.append(
-            {
-                "n": n,
-                "site_id": ask.site_id,
-                "digest": ask.digest,
-                "post_id": ask.comment.post_id,
-                "email": ask.email,
-                "ip": ask.comment.user_ip,
-                "since": since.isoformat(),
-                "marked_since": marked_since.isoformat(),
-                "domains": list(ask.domains),
-            }
-        )
+        values = one_parameters(ask)
+        # JSON has no time type: json_to_recordset reads ISO 8601, offset included.
+        values["since"] = values["since"].isoformat()
+        values["marked_since"] = values["marked_since"].isoformat()
+        batch.append({**values, "n": n, "domains": list(ask.domains)})
     return {"batch": batch}
 
 
