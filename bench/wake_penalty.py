@@ -24,7 +24,6 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +37,8 @@ from moderation.app import create_app  # noqa: E402
 from moderation.batching import CheckJob, Writer, WriterState  # noqa: E402
 from moderation.settings import Settings  # noqa: E402
 from moderation.store import Store, StoredCheck, make_engine, migrate  # noqa: E402
+from tests import asgi  # noqa: E402
 
-Message = MutableMapping[str, Any]
 PATH = "/v1/comments/check"
 WARM_UP = 300
 
@@ -77,29 +76,8 @@ def body(number: int) -> bytes:
 
 async def post(app: FastAPI, key: str, number: int) -> None:
     """One request through the whole ASGI stack, middlewares included; its status is checked."""
-    payload = body(number)
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": PATH, "raw_path": PATH.encode(), "query_string": b"",
-        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
-        "headers": [(b"host", b"127.0.0.1"), (b"authorization", f"Bearer {key}".encode()),
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode())],
-    }  # fmt: skip
-    given = False
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        nonlocal given
-        if given:  # a client that stays connected until the answer
-            await asyncio.Event().wait()
-        given = True
-        return {"type": "http.request", "body": payload, "more_body": False}
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await app(scope, receive, send)
+    headers = [(b"authorization", f"Bearer {key}".encode()), (b"content-type", b"application/json")]
+    sent = await asgi.post(app, PATH, body(number), headers)
     if sent[0]["status"] not in (200, 201):
         raise SystemExit(f"{PATH} answered {sent[0]['status']}: {sent[1:]}")
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.types import Message
 
 from moderation.api.schemas import CheckOut
 from moderation.app import create_app
+from tests import asgi
 from tests.conftest import Service, make_settings
 
 HAM = {
@@ -200,24 +200,11 @@ def test_checks_leave_no_garbage_cycles(tmp_path: Path, database_url: str) -> No
     async def post(key: str, number: int) -> int:
         body = json.dumps({**HAM, "author_email": f"reader{number}@example.org",
                            "content": f"{HAM['content']} ({number})"}).encode()  # fmt: skip
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": "/v1/comments/check", "raw_path": b"/v1/comments/check",
-            "query_string": b"", "root_path": "", "server": ("127.0.0.1", 80),
-            "client": ("198.51.100.7", 50000),
-            "headers": [(b"authorization", f"Bearer {key}".encode()),
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode())],
-        }  # fmt: skip
-        sent: list[Message] = []
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: Message) -> None:
-            sent.append(message)
-
-        await app(scope, receive, send)
+        headers = [(b"authorization", f"Bearer {key}".encode()),
+                   (b"content-type", b"application/json")]  # fmt: skip
+        sent = await asgi.post(
+            app, "/v1/comments/check", body, headers, client=("198.51.100.7", 50000)
+        )
         return int(sent[0]["status"])
 
     async def check_concurrently() -> tuple[list[int], int]:
