@@ -4,12 +4,8 @@ all): no socket, no server, no client library between the caller and the app."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
-from typing import Any
 
-from starlette.types import ASGIApp
-
-Message = MutableMapping[str, Any]
+from starlette.types import ASGIApp, Message
 
 
 async def post(

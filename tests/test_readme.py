@@ -55,26 +55,27 @@ def _python_files() -> list[str]:
     return [token for token in _quoted() if re.fullmatch(r"\w+\.py", token)]
 
 
-def _names() -> list[tuple[str, str | None, str, str]]:
-    """(the quoted text, its sub-package, its head, the attributes after it) of each quoted
-    `x.y` whose head is one of the package's modules or classes; others (a library's
+def _names() -> list[tuple[str, object, str]]:
+    """(the quoted text, the module or class it starts with, the attributes after it) of each
+    quoted `x.y` whose head is one of the package's modules or classes; others (a library's
     `httpx.AsyncClient`, a file name, a host) are not the code's to check."""
     modules = _modules()
     classes = {
-        name
+        name: value
         for module in modules.values()
         for name, value in vars(module).items()
         if isinstance(value, type) and value.__module__.startswith("moderation")
     }
-    found = []
+    found: list[tuple[str, object, str]] = []
     for token in _quoted():
         match = _DOTTED.fullmatch(token)
         if match is None or match.group(3) in _EXTENSIONS:
             continue
         package, head, rest = match.groups()
         module = f"moderation.{package}.{head}" if package else f"moderation.{head}"
-        if module in modules or (package is None and head in classes):
-            found.append((token, package, head, rest))
+        target = modules.get(module) or (classes.get(head) if package is None else None)
+        if target is not None:
+            found.append((token, target, rest))
     return found
 
 
@@ -100,19 +101,8 @@ def test_every_path_the_readme_names_is_in_the_repository(path: str) -> None:
 
 
 def test_every_function_and_class_the_readme_names_exists() -> None:
-    modules = _modules()
     missing = []
-    for token, package, head, rest in _names():
-        module = f"moderation.{package}.{head}" if package else f"moderation.{head}"
-        if module in modules:
-            target: object = modules[module]
-        else:  # a class: wherever the package defines one of that name
-            target = next(
-                vars(m)[head]
-                for m in modules.values()
-                if isinstance(vars(m).get(head), type)
-                and vars(m)[head].__module__.startswith("moderation")
-            )
+    for token, target, rest in _names():
         for attribute in rest.split("."):
             if not hasattr(target, attribute):
                 missing.append(token)
